@@ -1,0 +1,49 @@
+// One error type for every stage; only src/cli/main.ts catches it.
+
+export type ErrorKind = "usage" | "config" | "git" | "atc" | "metrics";
+
+/** Exit codes, documented in --help and the README. */
+export const EXIT = {
+  ok: 0,
+  /** an unexpected failure: a bug */
+  bug: 1,
+  /** bad input (flags, environment, pool spec): nothing changed */
+  usage: 2,
+  /** git or the Concourse API failed: nothing changed */
+  failed: 3,
+  /** the git work is done but reporting (metrics push/file) failed */
+  report: 4,
+} as const;
+
+export class PoolBoyError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "PoolBoyError";
+  }
+
+  get exitCode(): number {
+    switch (this.kind) {
+      case "usage":
+      case "config":
+        return EXIT.usage;
+      case "git":
+      case "atc":
+        return EXIT.failed;
+      case "metrics":
+        return EXIT.report;
+    }
+  }
+}
+
+/** Several configuration problems reported at once, so a task's config is fixed in one round. */
+export class ConfigErrors extends PoolBoyError {
+  constructor(readonly problems: string[]) {
+    super("config", problems.join("\n"), "see pool-boy --help for every option and its environment variable");
+    this.name = "ConfigErrors";
+  }
+}

@@ -1,0 +1,247 @@
+// Shared data types: the plain data that flows along the run
+// config → sync → scan → parse → ask → judge → plan → release → report.
+// Nothing here does I/O.
+
+export const BUILD_STATUSES = ["pending", "started", "succeeded", "failed", "errored", "aborted"] as const;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
+export const RUNNING_STATUSES: readonly BuildStatus[] = ["pending", "started"];
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** A Concourse pipeline's instance vars (7.0+), as the JSON object the pipeline was set with. */
+export type InstanceVars = { [key: string]: JsonValue };
+
+/** The build a claim commit names. Job builds are looked up by team/pipeline/job/name, one-off builds by id. */
+export type BuildRef =
+  | {
+      kind: "job";
+      team: string;
+      pipeline: string;
+      /** null for a pipeline that is not instanced */
+      instanceVars: InstanceVars | null;
+      job: string;
+      /** the job-scoped build name: "42", or "42.1" for a rerun */
+      name: string;
+    }
+  | { kind: "one-off"; id: string };
+
+/** Which pool-resource message shape a claim commit has (see reference §6). */
+export type ClaimFormat =
+  | "hash" // P/J #N (2015-09)
+  | "backtick-hash" // P/J `#N` (2016-06)
+  | "build" // P/J build N (2016-07, v1.0.0)
+  | "team-build" // T/P/J build N (v1.0.1)
+  | "team-build-vars" // T/P/J build N {json} (f6b6783, untagged)
+  | "team-instanced" // T/P/{json}/J build N (v1.7.1)
+  | "one-off" // one-off #ID, one-off `#ID`, one-off build ID
+  | "build-url" // claiming: L + Build URL: <url> (v1.8.0)
+  | "none"; // no prefix, empty Build URL, or free text: the owner is unknown
+
+export type ClaimOperation = "claiming" | "adding claimed" | "updating";
+
+export interface ParsedClaim {
+  /** the pool-resource operation word, or null when the message is not one of its messages */
+  operation: ClaimOperation | null;
+  owner: BuildRef | null;
+  format: ClaimFormat;
+  /** when owner is null: why, in words for people */
+  note: string | null;
+}
+
+/** The commit that last put a lock file at POOL/claimed/NAME. */
+export interface ClaimCommit {
+  sha: string;
+  committedAt: Date;
+  /** the full message (%B), trailing whitespace trimmed */
+  message: string;
+}
+
+export interface ClaimedLock {
+  pool: string;
+  name: string;
+  /** POOL/claimed/NAME */
+  path: string;
+  /** null when the history holds no commit that put the file there */
+  claim: ClaimCommit | null;
+  /** a reason this lock must not be touched (also in unclaimed/, not a regular file, …), or null */
+  problem: string | null;
+}
+
+export interface PoolInventory {
+  pool: string;
+  claimed: string[];
+  unclaimed: string[];
+}
+
+/** What the scan saw at one commit of the branch. */
+export interface RepoSnapshot {
+  branch: string;
+  head: string;
+  pools: PoolInventory[];
+  locks: ClaimedLock[];
+}
+
+/** Per-pool policy: the age after which a lock whose owner the API cannot vouch for is stale. */
+export interface PoolPolicy {
+  pool: string;
+  /** null: never release by age */
+  timeoutSeconds: number | null;
+}
+
+/** A build as the ATC describes it, reduced to what pool-boy uses. */
+export interface BuildInfo {
+  id: number;
+  name: string;
+  status: BuildStatus;
+  team: string;
+  pipeline: string | null;
+  job: string | null;
+  instanceVars: InstanceVars | null;
+  /** unix seconds */
+  startTime: number | null;
+  endTime: number | null;
+}
+
+/** The outcome of one API lookup. Expected outcomes are values, not exceptions. */
+export type Lookup<T> =
+  | { kind: "found"; value: T }
+  | { kind: "not-found"; detail: string }
+  | { kind: "no-access"; status: 401 | 403; detail: string }
+  | { kind: "transient"; detail: string };
+
+/** A build as reported: who it is and what state it is in. */
+export interface BuildState {
+  ref: BuildRef;
+  status: BuildStatus;
+  id: number | null;
+}
+
+/**
+ * What the API tells us about the build that holds a lock (the claiming build, or the
+ * build it was handed to). Decided by a pure function from lookups.
+ */
+export type OwnerState =
+  | { kind: "running"; holder: BuildState; handedOff: boolean }
+  | { kind: "finished"; holder: BuildState; handedOff: boolean }
+  /** the holder finished but a job downstream may still take the lock: the timeout decides */
+  | { kind: "waiting"; holder: BuildState; handedOff: boolean; candidates: string[] }
+  /** the API cannot say (no owner, no API, 404, no access, hand-off data missing): the timeout decides */
+  | { kind: "silent"; why: string; holder: BuildState | null }
+  /** transient failure after retries: keep this run */
+  | { kind: "unreachable"; why: string };
+
+export const REASONS = ["alive", "finished", "stale", "young", "unknown", "conflict"] as const;
+export type Reason = (typeof REASONS)[number];
+
+export type Verdict =
+  | { action: "keep"; reason: "alive" | "young" | "unknown" | "conflict"; detail: string }
+  | { action: "release"; reason: "finished" | "stale"; detail: string };
+
+/** One claimed lock with everything decided about it. */
+export interface JudgedLock {
+  lock: ClaimedLock;
+  claim: ParsedClaim | null;
+  owner: OwnerState;
+  verdict: Verdict;
+  /** seconds between the claim commit and the judgement, null when no claim commit was found */
+  ageSeconds: number | null;
+  policy: PoolPolicy;
+}
+
+export interface ReleaseMove {
+  pool: string;
+  name: string;
+  from: string;
+  to: string;
+  message: string;
+}
+
+/** The commits `clean` intends to make on top of `base`, one per lock. */
+export interface ReleasePlan {
+  base: string;
+  branch: string;
+  moves: ReleaseMove[];
+}
+
+export type ApplyOutcome =
+  | { pushed: true; commits: string[] }
+  | { pushed: false; reason: "non-fast-forward" | "nothing-to-do"; detail: string };
+
+export interface ApiStats {
+  requests: number;
+  maxInFlight: number;
+  /** request outcomes: ok, not-found, no-access, transient, retry */
+  outcomes: Record<string, number>;
+}
+
+// ---- What the ATC says for hand-off decisions (reference §7), reduced to what is used. ----
+// Nothing from a job's `inputs` endpoint (which carries the resource's `source`) is kept.
+
+export interface JobInput {
+  /** the get step's name */
+  name: string;
+  resource: string;
+  /** jobs named in `passed:`; empty when none */
+  passed: string[];
+}
+
+export interface JobOutput {
+  /** the put step's name */
+  name: string;
+  resource: string;
+}
+
+export interface JobInfo {
+  name: string;
+  paused: boolean;
+  inputs: JobInput[];
+  outputs: JobOutput[];
+}
+
+/** One input or output of a build: a step name and the pool-resource version's ref (a commit sha). */
+export interface BuildVersionRef {
+  name: string;
+  /** version.ref, or null when the version has no `ref` key (not a pool-resource version) */
+  ref: string | null;
+}
+
+export interface BuildResources {
+  inputs: BuildVersionRef[];
+  outputs: BuildVersionRef[];
+}
+
+export interface ResourceVersion {
+  id: number;
+  ref: string | null;
+  enabled: boolean;
+}
+
+// ---- The result of one run, for the report stage (table, JSON, metrics). ----
+
+export interface PoolCounts {
+  pool: string;
+  claimed: number;
+  unclaimed: number;
+}
+
+export interface RunResult {
+  command: "status" | "clean";
+  /** the repository as given, credentials removed */
+  repo: string;
+  branch: string;
+  /** the branch head the final judgement was made on (after clean: the pushed head) */
+  head: string;
+  /** "api" when the owner builds were asked about; "timeout-only" when no API is configured */
+  mode: "api" | "timeout-only";
+  atcVersion: string | null;
+  locks: JudgedLock[];
+  /** counts after the run (after clean: after the release) */
+  pools: PoolCounts[];
+  released: ReleaseMove[];
+  commits: string[];
+  /** judge-and-push rounds (more than 1 after lost races) */
+  attempts: number;
+  api: ApiStats | null;
+  startedAt: Date;
+  finishedAt: Date;
+  warnings: string[];
+}
