@@ -26,7 +26,11 @@ export function redact(text: string): string {
   const known = [...secrets].sort((a, b) => b.length - a.length);
   for (const secret of known) out = out.split(secret).join("***");
   out = out.replace(PRIVATE_KEY, "-----BEGIN PRIVATE KEY----- *** (redacted)");
-  out = out.replace(URL_CREDENTIALS, (_m, scheme: string, user: string) => `${scheme}${user ? "***" : ""}@`);
+  // An ssh:// user ("git") is a login name, not a secret; in http(s) URLs the user part is
+  // often the token itself (https://TOKEN@host), so all of it goes.
+  out = out.replace(URL_CREDENTIALS, (_m, scheme: string, user: string) =>
+    /^(ssh|git\+ssh|ssh\+git):\/\/$/i.test(scheme) && user ? `${scheme}${user}@` : `${scheme}${user ? "***" : ""}@`,
+  );
   out = out.replace(BEARER, (_m, scheme: string) => `${scheme} ***`);
   return out;
 }

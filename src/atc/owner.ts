@@ -44,18 +44,15 @@ export function stateOf(build: BuildInfo, like: BuildRef): BuildState {
   return { ref: refOf(build, like), status: build.status, id: build.id };
 }
 
-function cannotSay(lookup: Exclude<Lookup<unknown>, { kind: "found" }>, what: string): OwnerState {
+function cannotSay(lookup: Exclude<Lookup<unknown>, { kind: "found" }>): OwnerState {
+  // The client's details name what was asked and what came back.
   switch (lookup.kind) {
     case "transient":
-      return { kind: "unreachable", why: `${what}: ${lookup.detail}` };
+      return { kind: "unreachable", why: lookup.detail };
     case "not-found":
-      return { kind: "silent", why: `${what} not found (${lookup.detail})`, holder: null };
+      return { kind: "silent", why: lookup.detail, holder: null };
     case "no-access":
-      return {
-        kind: "silent",
-        why: `no access to ${what} (HTTP ${lookup.status}${lookup.detail ? `: ${lookup.detail}` : ""})`,
-        holder: null,
-      };
+      return { kind: "silent", why: `no access: ${lookup.detail}`, holder: null };
   }
 }
 
@@ -65,8 +62,7 @@ export type OwnerStep = { done: OwnerState } | { followHandoff: BuildState & { r
 export function ownerFromLookup(owner: BuildRef | null, lookup: Lookup<BuildInfo> | "no-api"): OwnerStep {
   if (owner === null) return { done: { kind: "silent", why: "the claim commit does not name a build", holder: null } };
   if (lookup === "no-api") return { done: { kind: "silent", why: "no Concourse API configured", holder: null } };
-  const name = describeRef(owner);
-  if (lookup.kind !== "found") return { done: cannotSay(lookup, `build ${name}`) };
+  if (lookup.kind !== "found") return { done: cannotSay(lookup) };
   const build = lookup.value;
   const holder: BuildState = { ref: owner, status: build.status, id: build.id };
   switch (build.status) {
@@ -123,7 +119,7 @@ export function decideHandoff(facts: HandoffFacts): OwnerState {
   const { claimer, jobs, resource, sha } = facts;
   const where = `version ${sha.slice(0, 8)} of ${resource}`;
   if (facts.versions.kind !== "found") {
-    const state = cannotSay(facts.versions, `the hand-off data (${resource})`);
+    const state = cannotSay(facts.versions);
     return state.kind === "silent" ? { ...state, holder: claimer } : state;
   }
   // Servers before 5.5 ignore the filter: only a version whose ref is the claim's counts.
@@ -131,7 +127,7 @@ export function decideHandoff(facts: HandoffFacts): OwnerState {
   if (!version) return { kind: "silent", why: `${where} is not recorded (versions cleared or resource renamed)`, holder: claimer };
   if (!facts.inputTo) return { kind: "silent", why: `who took ${where} is unknown`, holder: claimer };
   if (facts.inputTo.kind !== "found") {
-    const state = cannotSay(facts.inputTo, `the builds that took ${where}`);
+    const state = cannotSay(facts.inputTo);
     return state.kind === "silent" ? { ...state, holder: claimer } : state;
   }
   const takers = facts.inputTo.value;

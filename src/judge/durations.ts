@@ -22,17 +22,17 @@ export function parseDuration(text: string): number | null | undefined {
   return Math.round(total);
 }
 
-/** "3h 5m", "2d 4h", "45s": the two largest units, as a person says an age. */
+/** "3h 5m", "2d 4h", "45s", "5h": the largest unit and the next one when it is not zero. */
 export function formatAge(seconds: number): string {
-  const parts: string[] = [];
-  let rest = Math.max(0, Math.floor(seconds));
-  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0 || (unit === "s" && parts.length === 0)) parts.push(`${n}${unit}`);
-    rest -= n * size;
-    if (parts.length === 2) break;
-  }
-  return parts.join(" ");
+  const units = [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]] as const;
+  const rest = Math.max(0, Math.floor(seconds));
+  const first = units.findIndex(([, size]) => rest >= size);
+  if (first < 0) return "0s";
+  const [unit, size] = units[first]!;
+  const n = Math.floor(rest / size);
+  const next = units[first + 1];
+  const m = next ? Math.floor((rest - n * size) / next[1]) : 0;
+  return next && m > 0 ? `${n}${unit} ${m}${next[0]}` : `${n}${unit}`;
 }
 
 export function formatTimeout(seconds: number | null): string {

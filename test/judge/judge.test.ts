@@ -85,5 +85,7 @@ test("formatAge says ages as people do", () => {
   assert.equal(formatAge(59), "59s");
   assert.equal(formatAge(3 * 3600 + 5 * 60 + 7), "3h 5m");
   assert.equal(formatAge(2 * 86400 + 4 * 3600), "2d 4h");
-  assert.equal(formatAge(86400 + 30), "1d 30s");
+  assert.equal(formatAge(86400 + 30), "1d");
+  assert.equal(formatAge(5 * 3600 + 3), "5h");
+  assert.equal(formatAge(30 * 60 + 3), "30m 3s");
 });
