@@ -323,7 +323,8 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const verbose = pickBool(flags.verbose, ENV.verbose);
   const debug = pickBool(flags.debug, ENV.debug);
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== "";
-  const color = flags.color === false ? false : flags.color === true && !noColor ? true : input.isTTY && !noColor && env.TERM !== "dumb";
+  // commander sets color=true unless --no-color is given, so only `false` is a choice.
+  const color = flags.color !== false && input.isTTY && !noColor && env.TERM !== "dumb";
 
   if (problems.length > 0 || !repo) return { ok: false, problems };
   return {

@@ -1,0 +1,129 @@
+// One run, in order: sync → scan → parse → ask → judge → (plan → release; on a lost race,
+// sync and judge again) → result for the report stage.
+
+import type { Config } from "./config/resolve.js";
+import { policiesFor } from "./config/resolve.js";
+import type { ApiStats, JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./model.js";
+import { PoolBoyError } from "./errors.js";
+import { safeUrl } from "./redact.js";
+import { prepareTransport } from "./repo/transport.js";
+import { syncRepo, refresh, type SyncedRepo } from "./repo/sync.js";
+import { scanRepo } from "./repo/scan.js";
+import { parseClaim } from "./claims/parse.js";
+import { askOwners, type OwnerApi } from "./atc/ask.js";
+import { judge, ageSeconds } from "./judge/judge.js";
+import { planRelease } from "./release/plan.js";
+import { applyRelease } from "./release/apply.js";
+import { connectAtc, type AtcClient } from "./atc/client.js";
+
+export interface RunDeps {
+  env: Record<string, string | undefined>;
+  now: () => Date;
+  /** a line for --verbose */
+  log: (line: string) => void;
+  /** a short progress note for a terminal */
+  progress: (line: string) => void;
+}
+
+function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
+  const wanted = new Set(pools.map((p) => p.pool));
+  return snapshot.pools
+    .filter((p) => wanted.has(p.pool))
+    .map((p) => {
+      const moved = moves.filter((m) => m.pool === p.pool).length;
+      return { pool: p.pool, claimed: p.claimed.length - moved, unclaimed: p.unclaimed.length + moved };
+    });
+}
+
+async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api: OwnerApi | null, config: Config, deps: RunDeps): Promise<JudgedLock[]> {
+  const byPool = new Map(policies.map((p) => [p.pool, p]));
+  const locks = snapshot.locks.filter((l) => byPool.has(l.pool));
+  const claims = locks.map((l) => (l.claim ? parseClaim(l.claim.message, config.team) : null));
+  if (api && locks.length > 0) deps.progress(`asking Concourse about ${locks.length} claimed lock${locks.length === 1 ? "" : "s"}…`);
+  const owners = await askOwners(api, locks.map((lock, i) => ({ lock, claim: claims[i] ?? null })));
+  const now = deps.now();
+  return locks.map((lock, i) => {
+    const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
+    const owner = owners[i]!;
+    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), policy };
+  });
+}
+
+export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
+  const startedAt = deps.now();
+  const warnings: string[] = [];
+  const transport = await prepareTransport({ url: config.repo, env: deps.env });
+  let repo: SyncedRepo | null = null;
+  let api: AtcClient | null = null;
+  try {
+    deps.progress("syncing the pool repository…");
+    // Log in while the repo syncs; a failed login stops the run before anything changes.
+    const [synced, connected] = await Promise.allSettled([
+      syncRepo({ url: transport.url, branch: config.branch, cacheDir: config.cacheDir, env: transport.env, log: deps.log }),
+      config.atc ? connectAtc({ ...config.atc, log: deps.log }) : Promise.resolve(null),
+    ]);
+    if (synced.status === "fulfilled") repo = synced.value;
+    if (connected.status === "fulfilled") api = connected.value;
+    if (synced.status === "rejected") throw synced.reason;
+    if (connected.status === "rejected") throw connected.reason;
+    if (!repo) throw new PoolBoyError("git", "the repository could not be synced");
+    deps.log(`synced ${safeUrl(config.repo)} ${repo.branch} at ${repo.head}`);
+    if (api) deps.log(`Concourse ${api.version ?? "(version unknown)"} at ${config.atc?.url}`);
+
+    let attempts = 0;
+    let head = repo.head;
+    for (;;) {
+      attempts += 1;
+      deps.progress("reading claims…");
+      const snapshot = await scanRepo(repo, config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*");
+      const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
+      const judged = await judgeSnapshot(snapshot, policies, api, config, deps);
+      const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
+        command: config.command,
+        repo: safeUrl(config.repo),
+        branch: snapshot.branch,
+        head,
+        mode: api ? "api" : "timeout-only",
+        atcVersion: api?.version ?? null,
+        locks: judged,
+        pools: countsAfter(snapshot, released, policies),
+        released,
+        commits,
+        attempts,
+        api: api?.stats() ?? null,
+        startedAt,
+        finishedAt: deps.now(),
+        warnings,
+      });
+      head = snapshot.head;
+      if (config.command === "status") return result([], []);
+
+      const plan = planRelease(snapshot.head, snapshot.branch, judged);
+      if (plan.moves.length === 0) return result([], []);
+      deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
+      const outcome = await applyRelease(repo, plan);
+      if (outcome.pushed) {
+        head = outcome.commits[outcome.commits.length - 1] ?? head;
+        deps.log(`pushed ${outcome.commits.length} commit(s) to ${snapshot.branch}`);
+        return result(plan.moves, outcome.commits);
+      }
+      if (outcome.reason === "nothing-to-do") return result([], []);
+      // Someone pushed meanwhile. The decision was made on an old view: throw it away, fetch, judge again.
+      deps.log(`push refused (${outcome.detail}); attempt ${attempts} of ${config.maxAttempts}`);
+      if (attempts >= config.maxAttempts)
+        throw new PoolBoyError(
+          "git",
+          `the push to ${snapshot.branch} was refused ${attempts} times: others keep pushing to the pool repository`,
+          "nothing was released; run again later or raise --max-attempts",
+        );
+      api?.forget();
+      head = await refresh(repo);
+    }
+  } finally {
+    await api?.close().catch(() => undefined);
+    await repo?.cleanup().catch(() => undefined);
+    await transport.cleanup().catch(() => undefined);
+  }
+}
+
+export type { ApiStats };
