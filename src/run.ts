@@ -3,7 +3,7 @@
 
 import type { Config } from "./config/resolve.js";
 import { policiesFor } from "./config/resolve.js";
-import type { ApiStats, JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./model.js";
+import type { JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./model.js";
 import { PoolBoyError } from "./errors.js";
 import { safeUrl } from "./redact.js";
 import { prepareTransport } from "./repo/transport.js";
@@ -51,8 +51,8 @@ async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api
 
 export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
   const startedAt = deps.now();
-  const warnings: string[] = [];
   const transport = await prepareTransport({ url: config.repo, env: deps.env });
+  const warnings: string[] = [...transport.warnings];
   let repo: SyncedRepo | null = null;
   let api: AtcClient | null = null;
   try {
@@ -70,10 +70,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     deps.log(`synced ${safeUrl(config.repo)} ${repo.branch} at ${repo.head}`);
     if (api) deps.log(`Concourse ${api.version ?? "(version unknown)"} at ${config.atc?.url}`);
 
-    let attempts = 0;
-    let head = repo.head;
-    for (;;) {
-      attempts += 1;
+    for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
       const snapshot = await scanRepo(repo, config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*");
       const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
@@ -82,7 +79,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         command: config.command,
         repo: safeUrl(config.repo),
         branch: snapshot.branch,
-        head,
+        head: commits[commits.length - 1] ?? snapshot.head,
         mode: api ? "api" : "timeout-only",
         atcVersion: api?.version ?? null,
         locks: judged,
@@ -95,7 +92,6 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         finishedAt: deps.now(),
         warnings,
       });
-      head = snapshot.head;
       if (config.command === "status") return result([], []);
 
       const plan = planRelease(snapshot.head, snapshot.branch, judged);
@@ -103,7 +99,6 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
       const outcome = await applyRelease(repo, plan);
       if (outcome.pushed) {
-        head = outcome.commits[outcome.commits.length - 1] ?? head;
         deps.log(`pushed ${outcome.commits.length} commit(s) to ${snapshot.branch}`);
         return result(plan.moves, outcome.commits);
       }
@@ -117,7 +112,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
           "nothing was released; run again later or raise --max-attempts",
         );
       api?.forget();
-      head = await refresh(repo);
+      await refresh(repo);
     }
   } finally {
     await api?.close().catch(() => undefined);
@@ -126,4 +121,3 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
   }
 }
 
-export type { ApiStats };

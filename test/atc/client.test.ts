@@ -21,7 +21,7 @@ async function setup(fakeOptions: FakeAtcOptions, auth: Auth, extra: Partial<Atc
   const fake = await startFakeAtc({ users: USERS, ...fakeOptions });
   const atcAuth: AtcOptions["auth"] =
     auth === "none" ? { kind: "none" } : typeof auth === "object" ? { kind: "token", token: auth.token, source: "flyrc target ci", flyTarget: "ci" } : { kind: "password", username: auth, password: PASSWORD };
-  const client = await connectAtc({ url: fake.url, auth: atcAuth, insecure: false, caCert: null, concurrency: 16, timeoutMs: 1000, retries: 2, retryDelayMs: 5, log: (line) => logs.push(line), ...extra });
+  const client = await connectAtc({ url: fake.url, auth: atcAuth, insecure: false, caCert: null, concurrency: 16, timeoutMs: 4000, retries: 2, retryDelayMs: 5, log: (line) => logs.push(line), ...extra });
   fake.clearRecords();
   return { fake, client, done: async () => { await client.close(); await fake.close(); } };
 }
@@ -252,7 +252,7 @@ test("a token expiring mid-run without a password at hand: no-access naming the 
   try {
     const liveToken = live.issueToken("ci");
     live.addBuild({ team: "main", pipeline: "app", job: "deploy" });
-    const tokenClient = await connectAtc({ url: live.url, auth: { kind: "token", token: liveToken, source: "flyrc target ci", flyTarget: "ci" }, insecure: false, caCert: null, concurrency: 4, timeoutMs: 1000, retries: 0 });
+    const tokenClient = await connectAtc({ url: live.url, auth: { kind: "token", token: liveToken, source: "flyrc target ci", flyTarget: "ci" }, insecure: false, caCert: null, concurrency: 4, timeoutMs: 4000, retries: 0 });
     live.expireAllTokens();
     const lookup = await tokenClient.jobBuild(job("app", "deploy", "1"));
     assertKind(lookup, "no-access", /the token from flyrc target ci was refused \(log in again: fly -t ci login\)/);

@@ -19,7 +19,7 @@ const USERS = [
 const logs: string[] = [];
 
 function options(url: string, auth: AtcOptions["auth"], extra: Partial<AtcOptions> = {}): AtcOptions {
-  return { url, auth, insecure: false, caCert: null, concurrency: 4, timeoutMs: 1000, retries: 1, retryDelayMs: 5, log: (line) => logs.push(line), ...extra };
+  return { url, auth, insecure: false, caCert: null, concurrency: 4, timeoutMs: 5000, retries: 1, retryDelayMs: 5, log: (line) => logs.push(line), ...extra };
 }
 const password = { kind: "password", username: "ci", password: PASSWORD } as const;
 

@@ -23,7 +23,7 @@ function opaque(exp: number): string {
 }
 
 function options(url: string, auth: AtcOptions["auth"]): AtcOptions {
-  return { url, auth, insecure: false, caCert: null, concurrency: 4, timeoutMs: 1000, retries: 1, retryDelayMs: 5 };
+  return { url, auth, insecure: false, caCert: null, concurrency: 4, timeoutMs: 5000, retries: 1, retryDelayMs: 5 };
 }
 
 test("tokenExpiry reads a JWT's exp and the 6.5+ opaque token's little-endian expiry", () => {
