@@ -51,6 +51,7 @@ const DROPPED = new Set([
   "VISUAL",
   "GIT_PAGER",
   "PAGER",
+  "GIT_EXTERNAL_DIFF",
   "LANGUAGE",
 ]);
 
@@ -137,10 +138,12 @@ function makeGit(target: GitTarget, onFailure: (failure: GitCommandError) => voi
     baseDir: target.cwd,
     // simple-git vets arguments and environment for injection. Every argument here is built by
     // pool-boy, and these variables are set on purpose: the transport's SSH command / askpass /
-    // credential helper and config entries (configEnv), and, in tests, the isolated config paths.
+    // credential helper, our config entries (configEnv), the isolated config paths of tests, and
+    // what a machine's environment legitimately holds (SSH_ASKPASS, GIT_PROXY_COMMAND, PREFIX).
     unsafe: {
       allowUnsafeSshCommand: true,
       allowUnsafeAskPass: true,
+      allowUnsafeGitProxy: true,
       allowUnsafeCredentialHelper: true,
       allowUnsafeConfigEnvCount: true,
       allowUnsafeConfigPaths: true,

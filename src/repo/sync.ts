@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { PoolBoyError } from "../errors.js";
 import { registerSecret, safeUrl } from "../redact.js";
 import { cleanGitEnv, configEnv, firstLines, GitCommandError, gitText, type GitTarget } from "./git.js";
+import { explainGitFailure } from "./transport.js";
 
 export interface SyncOptions {
   /** any git URL or a local path (bare or not) */
@@ -47,7 +48,7 @@ export interface SyncedRepo {
 }
 
 /** The local ref the branch is fetched into. */
-export function trackingRef(branch: string): string {
+function trackingRef(branch: string): string {
   return `refs/remotes/origin/${branch}`;
 }
 
@@ -64,8 +65,9 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
   const display = safeUrl(options.url);
   const wanted = options.branch === null || options.branch === "" ? null : checkBranchName(options.branch);
 
-  const cached = options.cacheDir !== null && options.cacheDir !== "";
-  const gitDir = cached ? resolve(options.cacheDir as string) : await mkdtemp(join(tmpdir(), "pool-boy-"));
+  const cacheDir = options.cacheDir || null;
+  const cached = cacheDir !== null;
+  const gitDir = cacheDir !== null ? resolve(cacheDir) : await mkdtemp(join(tmpdir(), "pool-boy-"));
   const target: GitTarget = {
     cwd: gitDir,
     env: configEnv(
@@ -111,31 +113,34 @@ export async function refresh(repo: SyncedRepo): Promise<string> {
 async function fetchBranch(target: GitTarget, branch: string, display: string, cached: boolean): Promise<string> {
   const ref = trackingRef(branch);
   const marker = join(target.cwd, SYNC_MARKER);
+  // Removed in `finally`: only a run that was killed mid-fetch leaves the marker behind; a fetch
+  // that git itself reported as failed left the repository consistent.
   if (cached) await writeFile(marker, "a pool-boy fetch is under way (or was interrupted)\n");
   try {
-    await gitText(target, [
-      "fetch",
-      "--quiet",
-      "--no-tags",
-      "--no-write-fetch-head",
-      "--no-recurse-submodules",
-      "origin",
-      `+refs/heads/${branch}:${ref}`,
-    ]);
-  } catch (err) {
-    if (err instanceof GitCommandError && /couldn't find remote ref/i.test(err.stderr)) {
-      throw await missingBranch(target, branch, display);
+    try {
+      await gitText(target, [
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+        "origin",
+        `+refs/heads/${branch}:${ref}`,
+      ]);
+    } catch (err) {
+      if (err instanceof GitCommandError && /couldn't find remote ref/i.test(err.stderr)) {
+        throw await missingBranch(target, branch, display);
+      }
+      throw unreadable(display, branch, err);
     }
-    throw unreadable(display, branch, err);
+    try {
+      return (await gitText(target, ["rev-parse", "--verify", "--end-of-options", `${ref}^{commit}`])).trim();
+    } catch (err) {
+      throw unreadable(display, branch, err);
+    }
+  } finally {
+    if (cached) await rm(marker, { force: true });
   }
-  let head: string;
-  try {
-    head = (await gitText(target, ["rev-parse", "--verify", "--end-of-options", `${ref}^{commit}`])).trim();
-  } catch (err) {
-    throw unreadable(display, branch, err);
-  }
-  if (cached) await rm(marker, { force: true });
-  return head;
 }
 
 async function defaultBranch(target: GitTarget, display: string): Promise<string> {
@@ -175,10 +180,18 @@ async function missingBranch(target: GitTarget, branch: string, display: string)
 }
 
 function unreadable(display: string, branch: string | null, err: unknown): PoolBoyError {
+  const what = `cannot read the pool repository ${display}${branch ? ` (branch ${branch})` : ""}`;
+  if (err instanceof GitCommandError) {
+    // The transport's explanation (as in its gitFailure()) says what went wrong and how to fix it:
+    // an unknown SSH host key, a refused key or token, TLS, DNS… `display` has no credentials but
+    // keeps host and port, which is all the explanation needs from the URL.
+    const explained = explainGitFailure(err.stderr, display);
+    if (explained.cause !== "other") return new PoolBoyError("git", `${what}: ${explained.message}`, explained.hint, { cause: err });
+  }
   const detail = err instanceof GitCommandError ? firstLines(err.stderr) : err instanceof Error ? err.message : "";
   return new PoolBoyError(
     "git",
-    `cannot read the pool repository ${display}${branch ? ` (branch ${branch})` : ""}${detail ? `: ${detail}` : ""}`,
+    `${what}${detail ? `: ${detail}` : ""}`,
     "check the repository URL, that its credentials are set and valid, and that this machine can reach it",
     { cause: err },
   );

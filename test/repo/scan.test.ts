@@ -194,10 +194,11 @@ test("the history is read by one process that stops at the last claim: the same 
       if (claims.length) await claimer.bulk(claims.map((name, i) => ({ op: "claim", pool: "p", lock: name, date: at(600 + i) })));
       const repo = await sync(pool);
       try {
-        let stats: ScanStats | null = null;
+        const stats: ScanStats[] = [];
         const before = gitProcessCount();
-        const snapshot = await scanRepo(repo, ["p"], { onStats: (s) => (stats = s) });
-        runs.push({ count: gitProcessCount() - before, stats: stats as unknown as ScanStats, snapshot });
+        const snapshot = await scanRepo(repo, ["p"], { onStats: (s) => stats.push(s) });
+        assert.equal(stats.length, 1);
+        runs.push({ count: gitProcessCount() - before, stats: stats[0] as ScanStats, snapshot });
       } finally {
         await repo.cleanup();
       }

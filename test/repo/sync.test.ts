@@ -199,3 +199,17 @@ test("a cache directory that is not empty and not pool-boy's is left alone", asy
   await assert.rejects(sync({ cacheDir }), isError(/is not empty and is not a pool-boy cache/, "config"));
   assert.ok(existsSync(join(cacheDir, "thesis.tex")));
 });
+
+test("the fixture's claimer redoes its change on a rejected push, like the pool-resource", async () => {
+  const stale = await pool.claimer();
+  await claimer.claim("alpha", "e");
+  const head = await stale.claim("alpha", "f");
+  const repo = await sync();
+  try {
+    assert.equal(repo.head, head);
+  } finally {
+    await repo.cleanup();
+  }
+  const files = execFileSync("git", ["ls-tree", "--name-only", `${head}:alpha/claimed`], { cwd: pool.path, env: pool.env }).toString();
+  assert.deepEqual(files.split("\n").filter((f) => /^[ef]$/.test(f)), ["e", "f"]);
+});
