@@ -1,6 +1,6 @@
 // Metrics for operators to graph and alert on: built from a run's plain RunResult into a fresh
 // prom-client Registry, then pushed to a Prometheus Pushgateway and/or written as a
-// node_exporter textfile-collector file. See docs/metrics.md.
+// node_exporter textfile-collector file. See the README's Metrics section.
 //
 // Every metric is a gauge: each run reports a snapshot of its own (how many locks, how many this
 // run released, …) that the next run replaces. Counters would be wrong here: a counter must only
