@@ -71,10 +71,13 @@ export function cleanGitEnv(env: Record<string, string>): Record<string, string>
   return out;
 }
 
-/** The environment of every git process: the target's plus the fixed settings. */
+/**
+ * The environment of every git process: the target's, cleaned again (npm, for one, sets EDITOR,
+ * which simple-git refuses), plus the fixed settings.
+ */
 export function gitEnv(env: Record<string, string>): Record<string, string> {
   return {
-    ...env,
+    ...cleanGitEnv(env),
     // Never wait for a password on a terminal: a scheduled task has nobody to type it.
     GIT_TERMINAL_PROMPT: "0",
     // Messages are parsed ("[rejected]", "couldn't find remote ref"): they must not be translated.

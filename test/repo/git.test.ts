@@ -129,3 +129,14 @@ test("credentials in git's stderr are redacted", async () => {
     await done();
   }
 });
+
+test("an EDITOR or PAGER in the caller's environment (npm sets EDITOR) does not stop git", async () => {
+  const { target, done } = await scratch();
+  try {
+    const env = { ...target.env, EDITOR: "vi", PAGER: "less", GIT_EDITOR: "vim" };
+    await gitText({ cwd: target.cwd, env }, ["init", "--bare", "--quiet"]);
+    assert.match(await gitText({ cwd: target.cwd, env }, ["rev-parse", "--is-bare-repository"]), /true/);
+  } finally {
+    await done();
+  }
+});
