@@ -236,7 +236,12 @@ async function prepareHttp(
     warnings.push(`${TRANSPORT_ENV.sshPrivateKey} is ignored for an ${location.scheme} repository URL`);
   }
 
-  const password = envPassword ?? location.password;
+  // https://TOKEN@host is how GitHub and GitLab tokens are often put in a URL: a user name with no
+  // password. Left in the URL it would reach git-remote-https's arguments, so, unless a password
+  // comes from the environment for that user, it is handed over by askpass like a password.
+  const tokenAsUser = location.password === null && envPassword === null && envUser === null && location.username !== null;
+  if (tokenAsUser && location.username !== null) registerSecret(location.username);
+  const password = envPassword ?? location.password ?? (tokenAsUser ? "" : null);
   if (envPassword !== null && location.password !== null) {
     warnings.push(`the repository URL holds credentials and so does ${TRANSPORT_ENV.password}: ${TRANSPORT_ENV.password} is used`);
   }

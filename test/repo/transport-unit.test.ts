@@ -386,11 +386,20 @@ describe("prepareTransport: https", () => {
     }
   });
 
-  it("without a password leaves the URL alone and makes no files", async () => {
-    const transport = await prepareTransport({ url: "https://someone@git.example.com/locks.git", env: { PATH: process.env.PATH }, tmpRoot: scratch });
-    assert.equal(transport.url, "https://someone@git.example.com/locks.git");
+  it("without any credentials leaves the URL alone and makes no files", async () => {
+    const transport = await prepareTransport({ url: "https://git.example.com/locks.git", env: { PATH: process.env.PATH }, tmpRoot: scratch });
+    assert.equal(transport.url, "https://git.example.com/locks.git");
     assert.equal(transport.env.GIT_ASKPASS, undefined);
     assert.equal(transport.env.GIT_TERMINAL_PROMPT, "0");
+    await transport.cleanup();
+  });
+
+  it("a user name without a password (https://TOKEN@host) is taken out of the URL and handed over by askpass", async () => {
+    const transport = await prepareTransport({ url: "https://ghp_0123456789abcdef@git.example.com/locks.git", env: { PATH: process.env.PATH }, tmpRoot: scratch });
+    assert.equal(transport.url, "https://git.example.com/locks.git");
+    assert.ok(transport.env.GIT_ASKPASS);
+    assert.equal(Object.values(transport.env).filter((v) => v === "ghp_0123456789abcdef").length, 1, "only in askpass's variable");
+    assert.doesNotMatch(redact("token ghp_0123456789abcdef"), /ghp_0123456789abcdef/);
     await transport.cleanup();
   });
 
