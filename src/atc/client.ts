@@ -15,6 +15,8 @@
 //   timeouts, resets, refused connections, 5xx, 429 → retried with exponential backoff, then transient.
 
 import { PoolBoyError } from "../errors.js";
+import type { AtcAuthConfig } from "../config/resolve.js";
+import type { OwnerApi } from "./ask.js";
 import type { BuildInfo, BuildRef, BuildResources, BuildVersionRef, InstanceVars, JobInfo, JobInput, JobOutput, JsonValue, Lookup, ResourceVersion, ApiStats } from "../model.js";
 import { BUILD_STATUSES } from "../model.js";
 import { redact, registerSecret } from "../redact.js";
@@ -23,10 +25,7 @@ import { instanceVarsToQuery } from "./instance-vars.js";
 import { atLeast, checkToken, parseVersion, passwordLogin, type AtcVersion } from "./login.js";
 import { loginHint, unusableToken } from "./token.js";
 
-export type AtcAuth =
-  | { kind: "none" }
-  | { kind: "password"; username: string; password: string }
-  | { kind: "token"; token: string; source: string; flyTarget?: string };
+export type AtcAuth = AtcAuthConfig;
 
 export interface AtcOptions {
   url: string;
@@ -48,22 +47,14 @@ export interface AtcOptions {
 
 type JobBuildRef = Extract<BuildRef, { kind: "job" }>;
 
-/** What the rest of pool-boy uses; structurally the `OwnerApi` of src/atc/ask.ts plus housekeeping. */
-export interface AtcClient {
+/** The ask stage's `OwnerApi` (every lookup it needs) plus housekeeping. */
+export interface AtcClient extends OwnerApi {
   /** the base URL, credentials removed */
   readonly url: string;
   /** what /api/v1/info said, or null when it could not be had */
   readonly version: string | null;
   /** GetJobBuild or GetBuild, as the reference says */
   lookup(ref: BuildRef): Promise<Lookup<BuildInfo>>;
-  jobBuild(ref: JobBuildRef): Promise<Lookup<BuildInfo>>;
-  /** a one-off build (or any build) by its numeric id */
-  build(id: string): Promise<Lookup<BuildInfo>>;
-  jobs(team: string, pipeline: string, vars: InstanceVars | null): Promise<Lookup<JobInfo[]>>;
-  buildResources(id: number): Promise<Lookup<BuildResources>>;
-  /** versions of `resource` whose ref is `ref` (filtered here too: servers before 5.5 ignore the filter) */
-  versions(team: string, pipeline: string, vars: InstanceVars | null, resource: string, ref: string): Promise<Lookup<ResourceVersion[]>>;
-  inputTo(team: string, pipeline: string, vars: InstanceVars | null, resource: string, versionId: number): Promise<Lookup<BuildInfo[]>>;
   stats(): ApiStats;
   /** drop remembered answers: after a lost race the next judgement asks afresh */
   forget(): void;
