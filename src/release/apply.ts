@@ -3,6 +3,7 @@
 // the branch). The push is a plain fast-forward update: it either moves the branch to the last
 // commit, taking every commit of the plan with it, or changes nothing.
 
+import { randomBytes } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PoolBoyError } from "../errors.js";
@@ -12,10 +13,12 @@ import { listTree, type TreeEntry } from "../repo/scan.js";
 import type { SyncedRepo } from "../repo/sync.js";
 
 export const RELEASE_IDENTITY = "Pool Boy <pool-boy@localhost>";
-// fast-import needs a ref to write to. This one is local scratch space, never pushed by name;
-// --force is about this ref only (it may hold an earlier, unpushed attempt).
-const SCRATCH_REF = "refs/pool-boy/release";
-const MARKS_FILE = "pool-boy-release.marks";
+// fast-import needs a ref to write to. It is local scratch space, never pushed by name, and each
+// run has its own, deleted again at the end of the same stream: two runs sharing a --cache-dir
+// must never write (or lock) the same ref, nor read each other's marks file, which is why that is
+// per run too. --force is about this ref only.
+const SCRATCH_REF = "refs/pool-boy/release-";
+const MARKS_FILE = "pool-boy-release-";
 
 // A rejected push whose reason is another writer: the branch moved under us ([rejected]: fetch
 // first / non-fast-forward), or the server lost a race for the ref lock ([remote rejected]). Any
@@ -86,13 +89,15 @@ function pathProblem(path: string): string | null {
 /** One fast-import run: one commit per move, chained on the base. Returns the commits in order. */
 async function writeCommits(repo: SyncedRepo, plan: ReleasePlan, sources: TreeEntry[]): Promise<string[]> {
   const when = `${Math.floor(Date.now() / 1000)} +0000`;
+  const unique = `${process.pid}-${randomBytes(6).toString("hex")}`;
+  const ref = `${SCRATCH_REF}${unique}`;
   const parts: Buffer[] = [Buffer.from("feature done\n")];
   plan.moves.forEach((move, i) => {
     const source = sources[i] as TreeEntry;
     const message = Buffer.from(move.message.endsWith("\n") ? move.message : `${move.message}\n`, "utf8");
     parts.push(
       Buffer.from(
-        `commit ${SCRATCH_REF}\nmark :${i + 1}\n` +
+        `commit ${ref}\nmark :${i + 1}\n` +
           `author ${RELEASE_IDENTITY} ${when}\ncommitter ${RELEASE_IDENTITY} ${when}\n` +
           `data ${message.length}\n`,
       ),
@@ -105,10 +110,11 @@ async function writeCommits(repo: SyncedRepo, plan: ReleasePlan, sources: TreeEn
       ),
     );
   });
-  // Without this final "done" (a stream cut short), fast-import writes no ref at all.
-  parts.push(Buffer.from("done\n"));
+  // The commits are known from the marks; `reset` without `from` drops the scratch ref again.
+  // Without the final "done" (a stream cut short), fast-import fails.
+  parts.push(Buffer.from(`reset ${ref}\n\ndone\n`));
 
-  const marks = join(repo.gitDir, MARKS_FILE);
+  const marks = join(repo.gitDir, `${MARKS_FILE}${unique}.marks`);
   try {
     await runGit(repo.target, ["fast-import", "--quiet", "--force", `--export-marks=${marks}`], {
       input: Buffer.concat(parts),
@@ -157,7 +163,14 @@ async function push(repo: SyncedRepo, branch: string, tip: string): Promise<Appl
   } catch (err) {
     throw gitFailure(repo, "cannot push", err, "check that git works on this machine");
   }
-  if (result.code === 0) return null;
+  if (result.code === 0) {
+    // "=": the branch was at our tip already. Another run wrote the very same commits (same base,
+    // same plan, same second) and pushed them first: they are its releases, not ours to report.
+    if (/^=\t/m.test(result.stdout.toString("utf8"))) {
+      return { pushed: false, reason: "non-fast-forward", detail: `${branch} already had these exact commits: another run pushed the same release first` };
+    }
+    return null;
+  }
 
   const rejected = /^!\t[^\t]*\t(.*)$/m.exec(result.stdout.toString("utf8"))?.[1]?.trim();
   if (rejected && (rejected.startsWith("[rejected]") || REMOTE_RACE.test(rejected))) {
