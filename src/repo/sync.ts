@@ -15,6 +15,7 @@ import { PoolBoyError } from "../errors.js";
 import { registerSecret, safeUrl } from "../redact.js";
 import { cleanGitEnv, configEnv, firstLines, GitCommandError, gitText, type GitTarget } from "./git.js";
 import { explainGitFailure } from "./transport.js";
+import { lockCache } from "./cache-lock.js";
 
 export interface SyncOptions {
   /** any git URL or a local path (bare or not) */
@@ -58,6 +59,9 @@ const CACHE_MARKER = "pool-boy-cache";
 const SYNC_MARKER = "pool-boy-sync-in-progress";
 const IDENTITY_KEY = "poolboy.url";
 
+/** How long a run waits for another run's hold on the same --cache-dir. */
+const CACHE_LOCK_WAIT_MS = 5 * 60_000;
+
 export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
   const log = options.log ?? (() => undefined);
   const url = localPathToAbsolute(options.url);
@@ -90,7 +94,9 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
       },
     ),
   };
-  const cleanup = cached ? async () => undefined : () => rm(gitDir, { recursive: true, force: true });
+  // A cache is one run's at a time, until cleanup(): its fetches, rebuilds and release commits.
+  const unlock = cached ? await lockCache(gitDir, { waitMs: CACHE_LOCK_WAIT_MS, log }) : async () => undefined;
+  const cleanup = cached ? unlock : () => rm(gitDir, { recursive: true, force: true });
 
   try {
     if (cached) {

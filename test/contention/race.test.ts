@@ -178,7 +178,8 @@ fi
 if [ "$1" = "fetch" ] && ${options.fetchTogether ? "true" : "false"}; then
   : > '${fetches}'/fetch.$$
   n=0
-  while [ "$(ls '${fetches}' | wc -l)" -lt 2 ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done
+  # At most 3 s: with the cache lock, the other run's fetch only comes after this run has ended.
+  while [ "$(ls '${fetches}' | wc -l)" -lt 2 ] && [ $n -lt 60 ]; do sleep 0.05; n=$((n + 1)); done
 fi
 if [ "$1" = "push" ] && ${options.serialPushes ? "true" : "false"}; then
   n=0
@@ -374,11 +375,13 @@ describe("two cleans at once", () => {
     );
   }
 
-  test("two runs sharing one --cache-dir, cold and then warm, write their release commits at the same moment", async () => {
+  // The cache lock keeps two runs' fetches and release commits on one cache from overlapping
+  // (their fast-imports once shared a marks file and a ref): both runs still end correctly.
+  test("two runs sharing one --cache-dir, cold and then warm, both end right", async () => {
     const w = await makeWorld();
     const dir = await mkdtemp(join(tmpdir(), "pool-boy-shared-cache-"));
     try {
-      await sharedCacheRounds(w, join(dir, "cache"), "staggered", await gitShim(dir, { barrier: true }));
+      await sharedCacheRounds(w, join(dir, "cache"), "staggered", await gitShim(dir, {}));
     } finally {
       await w.cleanup();
       await rm(dir, { recursive: true, force: true });
@@ -386,12 +389,7 @@ describe("two cleans at once", () => {
   });
 
   test(
-    "two runs sharing one --cache-dir started at the same instant",
-    {
-      todo:
-        "both fetch into the cache at once and one fails (exit 3): 'cannot lock ref refs/remotes/origin/<branch>'; " +
-        "a cold cache can even be rebuilt under the other run. Needs a lock on the cache directory for the run (src/repo/sync.ts)",
-    },
+    "two runs sharing one --cache-dir started at the same instant: the second waits for the first",
     async () => {
       const w = await makeWorld();
       const dir = await mkdtemp(join(tmpdir(), "pool-boy-shared-cache-"));

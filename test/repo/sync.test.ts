@@ -34,13 +34,17 @@ async function sync(
   extra: { from?: PoolRepo; url?: string; branch?: string | null; cacheDir?: string | null; log?: string[] } = {},
 ): Promise<SyncedRepo> {
   const from = extra.from ?? pool;
-  return syncRepo({
+  const repo = await syncRepo({
     url: extra.url ?? from.path,
     branch: extra.branch ?? null,
     cacheDir: extra.cacheDir ?? null,
     env: from.env,
     log: (line) => extra.log?.push(line),
   });
+  // These tests look at what a cache holds, run after run: each run ends (releasing the cache's
+  // lock) before the next starts. A cache's files stay after cleanup().
+  if (extra.cacheDir) await repo.cleanup();
+  return repo;
 }
 
 function isError(pattern: RegExp, kind: "git" | "config" = "git") {
