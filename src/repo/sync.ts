@@ -89,7 +89,7 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
         ...(cached ? {} : { "gc.auto": "0", "maintenance.auto": "false" }),
         // git's cache of delta bases (96 MB by default) is most of the peak memory of the history
         // walk and of a fetch's connectivity check on a big pool repository (150-190 MB at 100,000
-        // commits, 70-80 MB with 8 MB; no slower: see docs/benchmark.md).
+        // commits, 70-80 MB with 8 MB; no slower: see the README's benchmark section).
         "core.deltaBaseCacheLimit": "8m",
       },
     ),
