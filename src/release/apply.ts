@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PoolBoyError } from "../errors.js";
+import { explainGitFailure } from "../repo/transport.js";
 import type { ApplyOutcome, ReleaseMove, ReleasePlan } from "../model.js";
 import { firstLines, GitCommandError, runGit, type GitResult } from "../repo/git.js";
 import { listTree, type TreeEntry } from "../repo/scan.js";
@@ -192,6 +193,12 @@ async function push(repo: SyncedRepo, branch: string, tip: string): Promise<Appl
 }
 
 function gitFailure(repo: SyncedRepo, what: string, err: unknown, hint: string): PoolBoyError {
+  // A refused key or token, a read-only deploy key, an unknown host key…: the transport says
+  // what it is and how to fix it, as it does for the fetch.
+  if (err instanceof GitCommandError) {
+    const explained = explainGitFailure(err.stderr, repo.display);
+    if (explained.cause !== "other") return new PoolBoyError("git", `${what}: ${explained.message}`, `nothing was pushed; ${explained.hint}`, { cause: err });
+  }
   const detail = err instanceof GitCommandError ? firstLines(err.stderr) : err instanceof Error ? err.message : String(err);
   return new PoolBoyError("git", `${what} (${repo.display}): ${detail}`, hint, { cause: err });
 }
