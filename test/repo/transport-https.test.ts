@@ -3,7 +3,6 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,30 +10,8 @@ import { join } from "node:path";
 import { prepareTransport, explainGitFailure, type Transport } from "../../src/repo/transport.js";
 import { redact } from "../../src/redact.js";
 import { startGitHttps, type GitHttps } from "../../fixtures/git-https.js";
+import { git, gitOk } from "../helpers/git.js";
 
-interface GitResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function git(args: string[], env: Record<string, string>, cwd?: string): Promise<GitResult> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn("git", args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function gitOk(args: string[], env: Record<string, string>, cwd?: string): Promise<string> {
-  const result = await git(args, env, cwd);
-  assert.equal(result.code, 0, `git ${args.join(" ")} failed:\n${result.stderr}`);
-  return result.stdout;
-}
 
 const USER = "pool-bot";
 // characters that need percent-encoding in a URL, to prove decoding is right

@@ -2,7 +2,7 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFile } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
@@ -11,32 +11,10 @@ import { promisify } from "node:util";
 import { prepareTransport, explainGitFailure, gitFailure, type Transport } from "../../src/repo/transport.js";
 import { PoolBoyError } from "../../src/errors.js";
 import { startSshd, makeKeyPair, type Sshd } from "../../fixtures/sshd.js";
+import { git, gitOk } from "../helpers/git.js";
 
 const run = promisify(execFile);
 
-interface GitResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function git(args: string[], env: Record<string, string>, cwd?: string): Promise<GitResult> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn("git", args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function gitOk(args: string[], env: Record<string, string>, cwd?: string): Promise<string> {
-  const result = await git(args, env, cwd);
-  assert.equal(result.code, 0, `git ${args.join(" ")} failed:\n${result.stderr}`);
-  return result.stdout;
-}
 
 function keyLines(key: string): string[] {
   return key
