@@ -15,6 +15,8 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { FakeAtc } from "../fixtures/atc-server.js";
 import type { BuildStatus } from "../src/model.js";
+import { prng } from "../fixtures/prng.js";
+export { prng };
 
 export interface GenerateOptions {
   /** where the bare repository goes (created; must not exist) */
@@ -55,18 +57,6 @@ export interface GeneratedRepo {
   /** builds registered in the API, and the final claims' owners by state */
   builds: number;
   owners: Record<string, number>;
-}
-
-/** mulberry32: a small, fast, seeded PRNG in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 const WHO = "git <git@localhost>";

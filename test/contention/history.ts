@@ -273,3 +273,18 @@ export async function checkHead(repo: PoolRepo, report: HistoryReport, locks: Re
   const refs = (await git(repo, ["for-each-ref", "--format=%(refname)"])).toString("utf8").split("\n").filter(Boolean);
   assert.deepEqual(refs, [`refs/heads/${repo.branch}`], "nothing but the branch was pushed (no scratch ref, no stray branch)");
 }
+
+/** The environment of a `pool-boy clean` in these tests: the original Pool Boy's variables, git isolated. */
+export function cliEnv(repo: PoolRepo, atc: { url: string }, user: { username: string; password: string }): Record<string, string> {
+  return {
+    POOL_REPO: repo.path,
+    POOLS: "aws:2h,gcp:2h",
+    CONCOURSE_BASE_URL: atc.url,
+    CONCOURSE_USERNAME: user.username,
+    CONCOURSE_PASSWORD: user.password,
+    POOL_BOY_API_RETRIES: "1",
+    HOME: repo.env.HOME ?? repo.root,
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: join(repo.root, "no-global-gitconfig"),
+  };
+}

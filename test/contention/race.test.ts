@@ -15,7 +15,7 @@ import { createPoolRepo, type Claimer, type PoolRepo } from "../../fixtures/pool
 import { startFakeAtc, type FakeAtc } from "../../fixtures/atc-server.js";
 import type { BuildStatus } from "../../src/model.js";
 import { json, poolBoy, type CliRun, type JsonReport } from "../helpers/cli.js";
-import { checkHead, checkHistory, installPushLog, type HistoryReport, type Owner } from "./history.js";
+import { checkHead, checkHistory, installPushLog, type HistoryReport, type Owner , cliEnv } from "./history.js";
 
 const USER = { username: "pool-boy", password: "contention-secret-7", teams: ["main"] };
 const LOCKS = { aws: ["env-1", "env-2", "env-3", "env-4", "env-5"], gcp: ["vm-1", "vm-2", "vm-3"] };
@@ -53,17 +53,7 @@ async function makeWorld(): Promise<World> {
     atc,
     pushLog,
     owners,
-    env: {
-      POOL_REPO: repo.path,
-      POOLS: "aws:2h,gcp:2h",
-      CONCOURSE_BASE_URL: atc.url,
-      CONCOURSE_USERNAME: USER.username,
-      CONCOURSE_PASSWORD: USER.password,
-      POOL_BOY_API_RETRIES: "1",
-      HOME: repo.env.HOME ?? repo.root,
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: join(repo.root, "no-global-gitconfig"),
-    },
+    env: cliEnv(repo, atc, USER),
     async claim(pool, lock, owner, by = seed, date) {
       const { pipeline, job } = pipelineOf[pool] ?? { pipeline: "app", job: "deploy" };
       const format = owner.format ?? "team-build";

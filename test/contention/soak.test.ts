@@ -23,7 +23,8 @@ import { createPoolRepo, type Claimer, type PoolRepo } from "../../fixtures/pool
 import { startFakeAtc, type FakeAtc } from "../../fixtures/atc-server.js";
 import type { BuildStatus } from "../../src/model.js";
 import { json, poolBoy } from "../helpers/cli.js";
-import { checkHead, checkHistory, installPushLog, type Owner } from "./history.js";
+import { checkHead, checkHistory, installPushLog, type Owner , cliEnv } from "./history.js";
+import { prng } from "../../fixtures/prng.js";
 
 const SEED = Number(process.env.POOL_BOY_SOAK_SEED ?? 20_240_611);
 const SECONDS = Number(process.env.POOL_BOY_SOAK_SECONDS ?? 20);
@@ -38,18 +39,6 @@ const LOCKS = {
 const POOLS = Object.keys(LOCKS) as Array<keyof typeof LOCKS>;
 const USER = { username: "pool-boy", password: "soak-secret-3", teams: ["main"] };
 const DEATHS: BuildStatus[] = ["failed", "errored", "aborted", "succeeded"];
-
-/** mulberry32: a small, fast, seeded PRNG in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -207,17 +196,7 @@ test(`soak: ${CLAIMERS} claimers and two clean loops for ${SECONDS}s (seed ${SEE
     const owners = new Map<string, Owner>();
     const violations: string[] = [];
     const stats: Stats = { claims: 0, claimsLost: 0, releases: 0, deaths: 0, releaseRetries: 0 };
-    const env: Record<string, string> = {
-      POOL_REPO: repo.path,
-      POOLS: "aws:2h,gcp:2h",
-      CONCOURSE_BASE_URL: atc.url,
-      CONCOURSE_USERNAME: USER.username,
-      CONCOURSE_PASSWORD: USER.password,
-      POOL_BOY_API_RETRIES: "1",
-      HOME: repo.env.HOME ?? repo.root,
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: join(repo.root, "no-global-gitconfig"),
-    };
+    const env = cliEnv(repo, atc, USER);
     const runs: CleanRun[] = [];
     const deadline = Date.now() + SECONDS * 1000;
     const hardDeadline = deadline + GRACE_SECONDS * 1000;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { prepareTransport, explainGitFailure, type Transport } from "../../src/repo/transport.js";
 import { redact } from "../../src/redact.js";
 import { startGitHttps, type GitHttps } from "../../fixtures/git-https.js";
-import { git, gitOk } from "../helpers/git.js";
+import { git, gitOk, seedLockRepo } from "../helpers/git.js";
 
 
 const USER = "pool-bot";
@@ -60,14 +60,7 @@ before(async () => {
   scratch = await mkdtemp(join(tmpdir(), "pool-boy-transport-https-"));
   repos = join(scratch, "repos");
   await mkdir(repos);
-  seedEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch, GIT_CONFIG_NOSYSTEM: "1", LANG: "C", GIT_AUTHOR_NAME: "seed", GIT_AUTHOR_EMAIL: "seed@example.invalid", GIT_COMMITTER_NAME: "seed", GIT_COMMITTER_EMAIL: "seed@example.invalid" };
-  const seed = join(scratch, "seed");
-  await gitOk(["init", "-q", "-b", "main", seed], seedEnv);
-  await mkdir(join(seed, "pool", "claimed"), { recursive: true });
-  await writeFile(join(seed, "pool", "claimed", "lock-a"), "");
-  await gitOk(["add", "-A"], seedEnv, seed);
-  await gitOk(["commit", "-q", "-m", "pipeline/job build 1 claiming: lock-a"], seedEnv, seed);
-  await gitOk(["clone", "-q", "--bare", seed, join(repos, "locks.git")], seedEnv);
+  seedEnv = await seedLockRepo(scratch, repos);
   server = await startGitHttps({ repos, credentials: { user: USER, password: TOKEN } });
 });
 

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { prepareTransport, explainGitFailure, gitFailure, type Transport } from "../../src/repo/transport.js";
 import { PoolBoyError } from "../../src/errors.js";
 import { startSshd, makeKeyPair, type Sshd } from "../../fixtures/sshd.js";
-import { git, gitOk } from "../helpers/git.js";
+import { git, gitOk, seedLockRepo } from "../helpers/git.js";
 
 const run = promisify(execFile);
 
@@ -75,14 +75,7 @@ before(async () => {
   scratch = await mkdtemp(join(tmpdir(), "pool-boy-transport-ssh-"));
   repos = join(scratch, "repos");
   await mkdir(repos);
-  seedEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch, GIT_CONFIG_NOSYSTEM: "1", LANG: "C", GIT_AUTHOR_NAME: "seed", GIT_AUTHOR_EMAIL: "seed@example.invalid", GIT_COMMITTER_NAME: "seed", GIT_COMMITTER_EMAIL: "seed@example.invalid" };
-  const seed = join(scratch, "seed");
-  await gitOk(["init", "-q", "-b", "main", seed], seedEnv);
-  await mkdir(join(seed, "pool", "claimed"), { recursive: true });
-  await writeFile(join(seed, "pool", "claimed", "lock-a"), "");
-  await gitOk(["add", "-A"], seedEnv, seed);
-  await gitOk(["commit", "-q", "-m", "pipeline/job build 1 claiming: lock-a"], seedEnv, seed);
-  await gitOk(["clone", "-q", "--bare", seed, join(repos, "locks.git")], seedEnv);
+  seedEnv = await seedLockRepo(scratch, repos);
   sshd = await startSshd({ repos });
 });
 
