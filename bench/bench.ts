@@ -30,7 +30,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startFakeAtc, type FakeAtc } from "../fixtures/atc-server.js";
+import { startFakeAtc, type FakeAtc } from "../test/support/atc-server.js";
 import { appendChurn, generateRepo, type GeneratedRepo } from "./generate.js";
 
 const BIN = fileURLToPath(new URL("../../bin/pool-boy.js", import.meta.url));

@@ -13,9 +13,9 @@
 import { spawn } from "node:child_process";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { FakeAtc } from "../fixtures/atc-server.js";
-import type { BuildStatus } from "../src/model.js";
-import { prng } from "../fixtures/prng.js";
+import type { FakeAtc } from "../test/support/atc-server.js";
+import type { BuildStatus } from "../src/core/model.js";
+import { prng } from "../test/support/prng.js";
 export { prng };
 
 export interface GenerateOptions {

@@ -1,20 +1,20 @@
 // One run, in order: sync → scan → parse → ask → judge → (plan → release; on a lost race,
 // sync and judge again) → result for the report stage.
 
-import type { Config } from "./config/resolve.js";
-import { policiesFor } from "./config/resolve.js";
-import type { JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./model.js";
-import { PoolBoyError } from "./errors.js";
-import { safeUrl } from "./redact.js";
-import { prepareTransport } from "./repo/transport.js";
-import { syncRepo, refresh, type SyncedRepo } from "./repo/sync.js";
-import { scanRepo } from "./repo/scan.js";
-import { parseClaim } from "./claims/parse.js";
-import { askOwners, type OwnerApi } from "./atc/ask.js";
-import { judge, ageSeconds } from "./judge/judge.js";
-import { planRelease } from "./release/plan.js";
-import { applyRelease } from "./release/apply.js";
-import { connectAtc, type AtcClient } from "./atc/client.js";
+import type { Config } from "./decide/config.js";
+import { policiesFor } from "./decide/config.js";
+import type { JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
+import { PoolBoyError } from "./core/errors.js";
+import { safeUrl } from "./core/redact.js";
+import { prepareTransport } from "./io/git/transport.js";
+import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
+import { scanRepo } from "./io/git/scan.js";
+import { parseClaim } from "./decide/parse.js";
+import { askOwners, type OwnerApi } from "./io/atc/ask.js";
+import { judge, ageSeconds } from "./decide/judge.js";
+import { planRelease } from "./decide/plan.js";
+import { applyRelease } from "./io/git/apply.js";
+import { connectAtc, type AtcClient } from "./io/atc/client.js";
 
 export interface RunDeps {
   env: Record<string, string | undefined>;

@@ -2,15 +2,15 @@
 
 import { readFile } from "node:fs/promises";
 import { Command, CommanderError, Option } from "commander";
-import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTargetInput } from "../config/resolve.js";
-import { readFlyTarget } from "../config/flyrc-input.js";
-import { EXIT, PoolBoyError, ConfigErrors } from "../errors.js";
-import { redact, registerSecret } from "../redact.js";
+import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTargetInput } from "../decide/config.js";
+import { readFlyTarget } from "../io/atc/flyrc-input.js";
+import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
+import { redact, registerSecret } from "../core/redact.js";
 import { run } from "../run.js";
 import { renderTable } from "../report/table.js";
 import { resultJson } from "../report/json.js";
-import { reportMetrics } from "../report/publish.js";
-import type { RunResult } from "../model.js";
+import { reportMetrics } from "../io/publish.js";
+import type { RunResult } from "../core/model.js";
 
 const VERSION = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
 

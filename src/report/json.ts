@@ -1,6 +1,6 @@
 // RunResult → the --json document. Pure. Field names are a public interface: add, don't rename.
 
-import type { BuildRef, JudgedLock, RunResult } from "../model.js";
+import type { BuildRef, JudgedLock, RunResult } from "../core/model.js";
 
 function refJson(ref: BuildRef | null) {
   if (!ref) return null;

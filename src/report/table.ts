@@ -1,9 +1,9 @@
 // RunResult → text for people. Pure; the only module that uses chalk.
 
 import { Chalk, type ChalkInstance } from "chalk";
-import type { JudgedLock, Reason, RunResult } from "../model.js";
-import { shortRef } from "../atc/owner.js";
-import { formatAge, formatTimeout } from "../judge/durations.js";
+import type { JudgedLock, Reason, RunResult } from "../core/model.js";
+import { shortRef } from "../decide/owner.js";
+import { formatAge, formatTimeout } from "../core/durations.js";
 import { ownerStatus } from "./json.js";
 
 function ownerCell(j: JudgedLock): string {

@@ -1,10 +1,10 @@
 // What following a hand-off costs, counted at the real HTTP server.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startFakeAtc } from "../../fixtures/atc-server.js";
-import { connectAtc } from "../../src/atc/client.js";
-import { askOwner, askOwners } from "../../src/atc/ask.js";
-import type { ClaimedLock, ParsedClaim } from "../../src/model.js";
+import { startFakeAtc } from "../support/atc-server.js";
+import { connectAtc } from "../../src/io/atc/client.js";
+import { askOwner, askOwners } from "../../src/io/atc/ask.js";
+import type { ClaimedLock, ParsedClaim } from "../../src/core/model.js";
 
 const user = { username: "u", password: "pw-123456", teams: ["main"] };
 const sha = (n: number) => n.toString(16).padStart(40, "0");

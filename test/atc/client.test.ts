@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startFakeAtc, type FakeAtc, type FakeAtcOptions } from "../../fixtures/atc-server.js";
-import { connectAtc, type AtcClient, type AtcOptions } from "../../src/atc/client.js";
-import type { OwnerApi } from "../../src/atc/ask.js";
-import type { BuildRef, InstanceVars, Lookup } from "../../src/model.js";
+import { startFakeAtc, type FakeAtc, type FakeAtcOptions } from "../support/atc-server.js";
+import { connectAtc, type AtcClient, type AtcOptions } from "../../src/io/atc/client.js";
+import type { OwnerApi } from "../../src/io/atc/ask.js";
+import type { BuildRef, InstanceVars, Lookup } from "../../src/core/model.js";
 
 // The ask stage takes the client as it is: this line stops compiling if the two drift apart.
 export const asOwnerApi = (client: AtcClient): OwnerApi => client;

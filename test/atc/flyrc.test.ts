@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { flyrcPaths, parseFlyrc, readFlyrc, type FlyTarget } from "../../src/config/flyrc.js";
-import { PoolBoyError } from "../../src/errors.js";
-import { redact } from "../../src/redact.js";
+import { flyrcPaths, parseFlyrc, readFlyrc, type FlyTarget } from "../../src/io/atc/flyrc.js";
+import { PoolBoyError } from "../../src/core/errors.js";
+import { redact } from "../../src/core/redact.js";
 
 const TOKEN = "flyrc-token-value-0123456789abcdef";
 

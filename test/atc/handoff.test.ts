@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startFakeAtc, type FakeAtc } from "../../fixtures/atc-server.js";
-import { connectAtc, type AtcClient } from "../../src/atc/client.js";
-import type { InstanceVars, JobInfo } from "../../src/model.js";
+import { startFakeAtc, type FakeAtc } from "../support/atc-server.js";
+import { connectAtc, type AtcClient } from "../../src/io/atc/client.js";
+import type { InstanceVars, JobInfo } from "../../src/core/model.js";
 
 const PASSWORD = "handoff-test-Pa55word";
 const CLAIM = "3f786850e387550fdab836ed7e6dc881de23001b";

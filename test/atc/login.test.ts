@@ -6,10 +6,10 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFakeAtc, type FakeAtc } from "../../fixtures/atc-server.js";
-import { connectAtc, type AtcOptions } from "../../src/atc/client.js";
-import { passwordGrantBody, parseVersion, tokenCandidates } from "../../src/atc/login.js";
-import { PoolBoyError } from "../../src/errors.js";
+import { startFakeAtc, type FakeAtc } from "../support/atc-server.js";
+import { connectAtc, type AtcOptions } from "../../src/io/atc/client.js";
+import { passwordGrantBody, parseVersion, tokenCandidates } from "../../src/io/atc/login.js";
+import { PoolBoyError } from "../../src/core/errors.js";
 
 const PASSWORD = "Correct-Horse-Battery-9";
 const USERS = [

@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "undici";
-import { startFakeAtc, type FakeAtc, type FakeAtcOptions } from "../../fixtures/atc-server.js";
-import { opaqueTokenExpiry, tokenExpiry } from "../../src/atc/token.js";
+import { startFakeAtc, type FakeAtc, type FakeAtcOptions } from "../support/atc-server.js";
+import { opaqueTokenExpiry, tokenExpiry } from "../../src/io/atc/token.js";
 
 const USERS = [
   { username: "ci", password: "server-test-pw", teams: ["main"] },

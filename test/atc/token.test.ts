@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { startFakeAtc } from "../../fixtures/atc-server.js";
-import { connectAtc, type AtcOptions } from "../../src/atc/client.js";
-import { isOpaqueAccessToken, opaqueTokenExpiry, tokenExpiry, unusableToken } from "../../src/atc/token.js";
-import { parseFlyrc } from "../../src/config/flyrc.js";
-import { PoolBoyError } from "../../src/errors.js";
+import { startFakeAtc } from "../support/atc-server.js";
+import { connectAtc, type AtcOptions } from "../../src/io/atc/client.js";
+import { isOpaqueAccessToken, opaqueTokenExpiry, tokenExpiry, unusableToken } from "../../src/io/atc/token.js";
+import { parseFlyrc } from "../../src/io/atc/flyrc.js";
+import { PoolBoyError } from "../../src/core/errors.js";
 
 const NOW = 1_800_000_000;
 const USERS = [{ username: "ci", password: "token-test-password", teams: ["main"] }];

@@ -19,7 +19,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { PoolRepo } from "../../fixtures/pool-repo.js";
+import type { PoolRepo } from "../support/pool-repo.js";
 
 /** Who holds a lock claimed by one claim commit, as the test set it up. */
 export interface Owner {

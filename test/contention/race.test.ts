@@ -11,10 +11,10 @@ import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPoolRepo, type Claimer, type PoolRepo } from "../../fixtures/pool-repo.js";
-import { startFakeAtc, type FakeAtc } from "../../fixtures/atc-server.js";
-import type { BuildStatus } from "../../src/model.js";
-import { json, poolBoy, type CliRun, type JsonReport } from "../helpers/cli.js";
+import { createPoolRepo, type Claimer, type PoolRepo } from "../support/pool-repo.js";
+import { startFakeAtc, type FakeAtc } from "../support/atc-server.js";
+import type { BuildStatus } from "../../src/core/model.js";
+import { json, poolBoy, type CliRun, type JsonReport } from "../support/cli.js";
 import { checkHead, checkHistory, installPushLog, type HistoryReport, type Owner , cliEnv } from "./history.js";
 
 const USER = { username: "pool-boy", password: "contention-secret-7", teams: ["main"] };

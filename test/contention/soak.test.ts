@@ -19,12 +19,12 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPoolRepo, type Claimer, type PoolRepo } from "../../fixtures/pool-repo.js";
-import { startFakeAtc, type FakeAtc } from "../../fixtures/atc-server.js";
-import type { BuildStatus } from "../../src/model.js";
-import { json, poolBoy } from "../helpers/cli.js";
+import { createPoolRepo, type Claimer, type PoolRepo } from "../support/pool-repo.js";
+import { startFakeAtc, type FakeAtc } from "../support/atc-server.js";
+import type { BuildStatus } from "../../src/core/model.js";
+import { json, poolBoy } from "../support/cli.js";
 import { checkHead, checkHistory, installPushLog, type Owner , cliEnv } from "./history.js";
-import { prng } from "../../fixtures/prng.js";
+import { prng } from "../support/prng.js";
 
 const SEED = Number(process.env.POOL_BOY_SOAK_SEED ?? 20_240_611);
 const SECONDS = Number(process.env.POOL_BOY_SOAK_SECONDS ?? 20);

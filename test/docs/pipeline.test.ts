@@ -5,8 +5,8 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { ENV } from "../../src/config/resolve.js";
-import { TRANSPORT_ENV } from "../../src/repo/transport.js";
+import { ENV } from "../../src/decide/config.js";
+import { TRANSPORT_ENV } from "../../src/io/git/transport.js";
 
 const ROOT = new URL("../../../", import.meta.url);
 const PIPELINE_TEXT = readFileSync(new URL("docs/pipeline.yml", ROOT), "utf8");

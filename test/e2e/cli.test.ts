@@ -1,8 +1,8 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { everyVerdictScenario, DEMO_USER, type Scenario } from "../../fixtures/scenario.js";
-import { createPoolRepo, log, filesAt } from "../../fixtures/pool-repo.js";
-import { poolBoy, json } from "../helpers/cli.js";
+import { everyVerdictScenario, DEMO_USER, type Scenario } from "../support/scenario.js";
+import { createPoolRepo, log, filesAt } from "../support/pool-repo.js";
+import { poolBoy, json } from "../support/cli.js";
 
 function verdicts(report: ReturnType<typeof json>): Record<string, string> {
   return Object.fromEntries(report.locks.map((l) => [`${l.pool}/${l.name}`, `${l.verdict}/${l.reason}`]));

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { everyVerdictScenario } from "../../fixtures/scenario.js";
-import { filesAt } from "../../fixtures/pool-repo.js";
-import { poolBoy, json } from "../helpers/cli.js";
+import { everyVerdictScenario } from "../support/scenario.js";
+import { filesAt } from "../support/pool-repo.js";
+import { poolBoy, json } from "../support/cli.js";
 
 test("status --metrics-file writes the run's figures for the textfile collector", async () => {
   const s = await everyVerdictScenario();

@@ -19,11 +19,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { createServer, connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { everyVerdictScenario, DEMO_USER, type Scenario } from "../../fixtures/scenario.js";
-import { startSshd, type Sshd } from "../../fixtures/sshd.js";
-import { startGitHttps, type GitHttps } from "../../fixtures/git-https.js";
-import { filesAt } from "../../fixtures/pool-repo.js";
-import { poolBoy, type CliRun } from "../helpers/cli.js";
+import { everyVerdictScenario, DEMO_USER, type Scenario } from "../support/scenario.js";
+import { startSshd, type Sshd } from "../support/sshd.js";
+import { startGitHttps, type GitHttps } from "../support/git-https.js";
+import { filesAt } from "../support/pool-repo.js";
+import { poolBoy, type CliRun } from "../support/cli.js";
 
 // ---- secrets and where to look for them ----------------------------------------------------
 

@@ -8,10 +8,10 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { everyVerdictScenario, type Scenario } from "../../fixtures/scenario.js";
-import { startSshd, makeKeyPair, type Sshd } from "../../fixtures/sshd.js";
-import { filesAt, log } from "../../fixtures/pool-repo.js";
-import { poolBoy } from "../helpers/cli.js";
+import { everyVerdictScenario, type Scenario } from "../support/scenario.js";
+import { startSshd, makeKeyPair, type Sshd } from "../support/sshd.js";
+import { filesAt, log } from "../support/pool-repo.js";
+import { poolBoy } from "../support/cli.js";
 
 /** What a directory holds (names, sizes, modes, mtimes), or null when it does not exist. */
 function snapshot(dir: string): string | null {

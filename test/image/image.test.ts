@@ -16,8 +16,8 @@ import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createPoolRepo, filesAt, log, type PoolRepo } from "../../fixtures/pool-repo.js";
-import { startFakeAtc, type FakeAtc } from "../../fixtures/atc-server.js";
+import { createPoolRepo, filesAt, log, type PoolRepo } from "../support/pool-repo.js";
+import { startFakeAtc, type FakeAtc } from "../support/atc-server.js";
 
 // dist/test/image/image.test.js (or any other out dir of the same depth) → the repository
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));

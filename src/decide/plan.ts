@@ -1,0 +1,41 @@
+// verdicts → ReleasePlan: which files move and the commit message of each. Pure.
+
+import type { JudgedLock, OwnerState, ReleasePlan } from "../core/model.js";
+import { describeRef } from "./owner.js";
+import { formatAge } from "../core/durations.js";
+
+function ownerLines(j: JudgedLock, owner: OwnerState): string[] {
+  const lines: string[] = [];
+  if (j.claim?.owner) lines.push(`Claimed by: ${describeRef(j.claim.owner)}`);
+  else lines.push("Claimed by: unknown (the claim commit names no build)");
+  if ((owner.kind === "finished" || owner.kind === "waiting") && owner.handedOff)
+    lines.push(`Last holder: ${describeRef(owner.holder.ref)} (${owner.holder.status})`);
+  else if (owner.kind === "finished" || owner.kind === "waiting")
+    lines.push(`Build state: ${owner.holder.status}`);
+  else if (owner.kind === "silent" && owner.holder) lines.push(`Build state: ${owner.holder.status}`);
+  return lines;
+}
+
+export function releaseMessage(j: JudgedLock): string {
+  const lines = [`unclaiming: ${j.lock.name}`, "", `Released by pool-boy (${j.verdict.reason}): ${j.verdict.detail}.`];
+  lines.push(...ownerLines(j, j.owner));
+  if (j.lock.claim) {
+    const age = j.ageSeconds === null ? "" : `, ${formatAge(j.ageSeconds)} ago`;
+    lines.push(`Claim commit: ${j.lock.claim.sha} (${j.lock.claim.committedAt.toISOString()}${age})`);
+  }
+  return lines.join("\n");
+}
+
+export function planRelease(base: string, branch: string, judged: JudgedLock[]): ReleasePlan {
+  const moves = judged
+    .filter((j) => j.verdict.action === "release" && j.lock.problem === null)
+    .sort((a, b) => a.lock.path.localeCompare(b.lock.path))
+    .map((j) => ({
+      pool: j.lock.pool,
+      name: j.lock.name,
+      from: j.lock.path,
+      to: `${j.lock.pool}/unclaimed/${j.lock.name}`,
+      message: releaseMessage(j),
+    }));
+  return { base, branch, moves };
+}

@@ -1,0 +1,121 @@
+// fly's ~/.flyrc (reference §2): where it is, and the one target pool-boy was told to use.
+// parseFlyrc is pure; readFlyrc is the thin adapter that finds and reads the file.
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { PoolBoyError } from "../../core/errors.js";
+import { redact, registerSecret } from "../../core/redact.js";
+
+export interface FlyTarget {
+  /** the target's name, as in `fly -t NAME` */
+  name: string;
+  api: string;
+  /** "main" when the file leaves it empty, as fly does */
+  team: string;
+  /** null when the target never logged in; type and value are "" after `fly logout` */
+  token: { type: string; value: string } | null;
+  insecure: boolean;
+  /** the PEM text itself (fly stores the certificate, not a path) */
+  caCert: string | null;
+  /** v6.6.0+ mutual TLS; pool-boy reports them but does not send client certificates */
+  clientCertPath: string | null;
+  clientKeyPath: string | null;
+}
+
+/** The environment variables that decide where the file is. */
+export interface FlyrcEnv {
+  FLY_HOME?: string | undefined;
+  HOME?: string | undefined;
+  USERPROFILE?: string | undefined;
+  HOMEDRIVE?: string | undefined;
+  HOMEPATH?: string | undefined;
+}
+
+/**
+ * Candidate paths, first match wins. fly itself stops at FLY_HOME (v7.7.0+) when it is set; falling
+ * back to HOME as well still finds the file of an older fly that ignored FLY_HOME.
+ */
+export function flyrcPaths(env: FlyrcEnv): string[] {
+  const dirs: string[] = [];
+  if (env.FLY_HOME) dirs.push(env.FLY_HOME);
+  if (env.HOME) dirs.push(env.HOME);
+  if (env.USERPROFILE) dirs.push(env.USERPROFILE);
+  if (env.HOMEDRIVE && env.HOMEPATH) dirs.push(env.HOMEDRIVE + env.HOMEPATH);
+  return [...new Set(dirs)].map((dir) => join(dir, ".flyrc"));
+}
+
+/** The text of the first .flyrc found, or null when there is none. */
+export async function readFlyrc(env: FlyrcEnv): Promise<string | null> {
+  for (const path of flyrcPaths(env)) {
+    try {
+      return await readFile(path, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") continue;
+      throw new PoolBoyError("config", `cannot read ${path}: ${code ?? String(error)}`, "check the file's permissions, or set FLY_HOME to the folder holding .flyrc", { cause: error });
+    }
+  }
+  return null;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function optionalString(props: Record<string, unknown>, key: string): string | null | PoolBoyError {
+  const value = props[key];
+  if (value === undefined || value === null || value === "") return null;
+  if (typeof value !== "string") return new PoolBoyError("config", `.flyrc: "${key}" must be text`);
+  return value;
+}
+
+/** The named target from the text of a .flyrc, or why it cannot be used. Registers the token as a secret. */
+export function parseFlyrc(text: string, target: string): FlyTarget | PoolBoyError {
+  const fixHint = `run: fly -t ${target} login -c https://YOUR-CONCOURSE`;
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (error) {
+    // the YAML error quotes the offending line, which may hold a token
+    const why = redact(error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error));
+    return new PoolBoyError("config", `.flyrc is not valid YAML: ${why}`, fixHint);
+  }
+  const targets = isRecord(doc) ? doc["targets"] : undefined;
+  if (!isRecord(targets)) return new PoolBoyError("config", `.flyrc has no targets`, fixHint);
+  // Register every token first: an error about one target must not be able to show another's.
+  for (const props of Object.values(targets)) {
+    if (isRecord(props) && isRecord(props["token"]) && typeof props["token"]["value"] === "string") registerSecret(props["token"]["value"]);
+  }
+  const props = targets[target];
+  if (!isRecord(props)) {
+    const known = Object.keys(targets).sort();
+    const list = known.length ? `; it has ${known.map((n) => `"${n}"`).join(", ")}` : "";
+    return new PoolBoyError("config", `.flyrc has no target "${target}"${list}`, fixHint);
+  }
+  const api = optionalString(props, "api");
+  if (api instanceof PoolBoyError) return api;
+  if (api === null) return new PoolBoyError("config", `.flyrc target "${target}" has no api URL`, fixHint);
+  const team = optionalString(props, "team");
+  if (team instanceof PoolBoyError) return team;
+  const caCert = optionalString(props, "ca_cert");
+  if (caCert instanceof PoolBoyError) return caCert;
+  const clientCertPath = optionalString(props, "client_cert_path");
+  if (clientCertPath instanceof PoolBoyError) return clientCertPath;
+  const clientKeyPath = optionalString(props, "client_key_path");
+  if (clientKeyPath instanceof PoolBoyError) return clientKeyPath;
+  const insecure = props["insecure"];
+  if (insecure !== undefined && insecure !== null && typeof insecure !== "boolean") {
+    return new PoolBoyError("config", `.flyrc target "${target}": "insecure" must be true or false`);
+  }
+  let token: FlyTarget["token"] = null;
+  const rawToken = props["token"];
+  if (isRecord(rawToken)) {
+    const type = rawToken["type"];
+    const value = rawToken["value"];
+    token = { type: typeof type === "string" ? type : "", value: typeof value === "string" ? value : "" };
+  } else if (rawToken !== undefined && rawToken !== null) {
+    return new PoolBoyError("config", `.flyrc target "${target}": "token" must have a type and a value`, fixHint);
+  }
+  return { name: target, api, team: team ?? "main", token, insecure: insecure === true, caCert, clientCertPath, clientKeyPath };
+}

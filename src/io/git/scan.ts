@@ -1,0 +1,336 @@
+// Reads what the pools hold at the synced head, and for every claimed lock the commit that put
+// it there. Two git processes per scan, whatever the number of locks: one ls-tree and one log.
+
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { PoolBoyError } from "../../core/errors.js";
+import type { ClaimCommit, ClaimedLock, PoolInventory, RepoSnapshot } from "../../core/model.js";
+import { firstLines, GitCommandError, runGit, spawnGit, type GitTarget } from "./git.js";
+import type { SyncedRepo } from "./sync.js";
+
+export interface TreeEntry {
+  /** "100644", "100755", "120000" (symlink), "160000" (submodule), "040000" (tree) */
+  mode: string;
+  type: "blob" | "tree" | "commit";
+  sha: string;
+  path: string;
+  /** false when the path's bytes are not UTF-8 (then `path` is a lossy rendering) */
+  utf8: boolean;
+}
+
+export interface ScanStats {
+  /** commits read from the log before it was stopped or ended */
+  commitsRead: number;
+  /** true when the log was stopped because every claim was found */
+  stoppedEarly: boolean;
+  /** claimed locks whose claim commit was looked for */
+  searched: number;
+}
+
+export interface ScanOptions {
+  onStats?: (stats: ScanStats) => void;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const lossyUtf8 = new TextDecoder("utf-8");
+
+function decodePath(bytes: Uint8Array): { text: string; utf8: boolean } {
+  try {
+    return { text: strictUtf8.decode(bytes), utf8: true };
+  } catch {
+    return { text: lossyUtf8.decode(bytes), utf8: false };
+  }
+}
+
+/** Every entry of a commit's tree, subtrees included, read as bytes (`-z`: no quoting). */
+export async function listTree(target: GitTarget, commit: string): Promise<TreeEntry[]> {
+  const { stdout } = await runGit(target, ["ls-tree", "-r", "-t", "-z", "--full-tree", commit]);
+  const entries: TreeEntry[] = [];
+  let start = 0;
+  while (start < stdout.length) {
+    let end = stdout.indexOf(0, start);
+    if (end === -1) end = stdout.length;
+    const record = stdout.subarray(start, end);
+    start = end + 1;
+    const tab = record.indexOf(9);
+    if (tab === -1) continue;
+    const [mode = "", type = "", sha = ""] = record.subarray(0, tab).toString("latin1").split(" ");
+    if (type !== "blob" && type !== "tree" && type !== "commit") continue;
+    const { text, utf8 } = decodePath(record.subarray(tab + 1));
+    entries.push({ mode, type, sha, path: text, utf8 });
+  }
+  return entries;
+}
+
+export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options: ScanOptions = {}): Promise<RepoSnapshot> {
+  let entries: TreeEntry[];
+  try {
+    entries = await listTree(repo.target, repo.head);
+  } catch (err) {
+    throw historyError(repo, err);
+  }
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const isTree = (path: string) => byPath.get(path)?.type === "tree";
+
+  const existing = entries
+    .filter((e) => e.type === "tree" && !e.path.includes("/") && !e.path.startsWith("."))
+    .map((e) => e.path)
+    .filter((p) => isTree(`${p}/claimed`) && isTree(`${p}/unclaimed`))
+    .sort(byCodeUnit);
+
+  let names: string[];
+  if (pools === "*") {
+    names = existing;
+  } else {
+    names = [...new Set(pools)];
+    for (const name of names) {
+      const shapeProblem = poolNameProblem(name);
+      if (shapeProblem || !isTree(`${name}/claimed`)) {
+        throw new PoolBoyError(
+          "config",
+          shapeProblem
+            ? `"${name}" is not a pool name: ${shapeProblem}`
+            : `pool "${name}" does not exist in ${repo.display} (${repo.branch}): there is no ${name}/claimed/ folder`,
+          existing.length ? `the pools in the repository: ${existing.join(", ")}` : "the repository has no pools",
+        );
+      }
+    }
+  }
+
+  // Direct children of each pool's claimed/ and unclaimed/, dot-names excluded.
+  const children = new Map<string, TreeEntry[]>();
+  for (const name of names) {
+    children.set(`${name}/claimed/`, []);
+    children.set(`${name}/unclaimed/`, []);
+  }
+  for (const entry of entries) {
+    const slash = entry.path.lastIndexOf("/");
+    const list = children.get(entry.path.slice(0, slash + 1));
+    if (list && !entry.path.slice(slash + 1).startsWith(".")) list.push(entry);
+  }
+  const baseName = (e: TreeEntry) => e.path.slice(e.path.lastIndexOf("/") + 1);
+
+  const inventories: PoolInventory[] = [];
+  const locks: ClaimedLock[] = [];
+  for (const pool of names) {
+    const claimed = (children.get(`${pool}/claimed/`) ?? []).sort((a, b) => byCodeUnit(a.path, b.path));
+    const unclaimed = new Set((children.get(`${pool}/unclaimed/`) ?? []).map(baseName));
+    inventories.push({ pool, claimed: claimed.map(baseName), unclaimed: [...unclaimed].sort(byCodeUnit) });
+    for (const entry of claimed) {
+      const name = baseName(entry);
+      locks.push({ pool, name, path: entry.path, claim: null, problem: lockProblem(entry, unclaimed.has(name)) });
+    }
+  }
+
+  // A subdirectory never appears as a path of its own in the log, so looking for it would read
+  // the whole history in vain.
+  const wanted = new Map<string, ClaimedLock[]>();
+  for (const lock of locks) {
+    if (byPath.get(lock.path)?.type === "tree") continue;
+    wanted.set(lock.path, [...(wanted.get(lock.path) ?? []), lock]);
+  }
+  const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: wanted.size };
+  if (wanted.size > 0) {
+    const found = await findClaims(repo, names, new Set(wanted.keys()), stats);
+    for (const [path, claim] of found) for (const lock of wanted.get(path) ?? []) lock.claim = claim;
+  }
+  options.onStats?.(stats);
+  return { branch: repo.branch, head: repo.head, pools: inventories, locks };
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Why `name` cannot name a pool folder (it must stay inside the repository), or null. */
+function poolNameProblem(name: string): string | null {
+  if (name === "") return "it is empty";
+  if (/[\x00-\x1f\x7f]/.test(name)) return "it contains control characters";
+  if (name.startsWith("/")) return "it is an absolute path";
+  if (name.endsWith("/")) return "it ends with /";
+  for (const part of name.split("/")) {
+    if (part === "") return "it contains an empty path component (//)";
+    if (part === "." || part === "..") return `it contains "${part}"`;
+    if (part.startsWith(".")) return `"${part}" starts with a dot (such names are not pools)`;
+  }
+  return null;
+}
+
+function lockProblem(entry: TreeEntry, alsoUnclaimed: boolean): string | null {
+  const problems: string[] = [];
+  if (entry.type === "tree") problems.push("it is a directory, not a lock file");
+  else if (entry.type === "commit") problems.push("it is a submodule, not a lock file");
+  else if (entry.mode === "120000") problems.push("it is a symbolic link, not a lock file");
+  if (alsoUnclaimed) problems.push("it is in claimed/ and unclaimed/ at once");
+  if (!entry.utf8) problems.push("its name is not valid UTF-8");
+  return problems.length ? problems.join("; ") : null;
+}
+
+// ---- the claim commits ----
+
+// Header of each commit in the log output. NUL cannot occur in a commit message or a path, so
+// NUL-separated fields are unambiguous whatever the messages hold; the marker only tells a header
+// from a status letter (which is a single letter), and a path is always read right after its status.
+const MARKER = "@pool-boy@";
+const FORMAT = `${MARKER}%x00%H%x00%ct%x00%B%x00`;
+
+/**
+ * Walk the history once, newest first, and return for each wanted path the newest commit that
+ * added or modified it. The walk stops (the git process is killed) as soon as all are found.
+ *
+ * Merges: the walk follows every parent, with git's default history simplification (a parent
+ * whose claimed/ folders equal the merge's is not followed), and a merge's own diff is not read
+ * (--diff-merges=off). So a lock that arrived through a merge is credited to the non-merge commit
+ * that claimed it on its branch, with that commit's message and date, which name the owner build;
+ * a merge message names no build. The pool-resource itself never merges (it rebases and retries),
+ * so this only matters for hand-made merges. There is no --topo-order: it would read the whole
+ * history before printing the first commit; in a linear history the order is the same anyway.
+ *
+ * The log is a raw spawn, not simple-git: simple-git buffers the whole output until the process
+ * ends, while this must be read as it comes and stopped early.
+ */
+async function findClaims(
+  repo: SyncedRepo,
+  pools: string[],
+  wanted: Set<string>,
+  stats: ScanStats,
+): Promise<Map<string, ClaimCommit>> {
+  const args = [
+    "log",
+    "--no-renames",
+    "--name-status",
+    "-z",
+    "--root",
+    "--diff-merges=off",
+    "--no-color",
+    "--no-show-signature",
+    "--no-notes",
+    "--encoding=UTF-8",
+    `--format=${FORMAT}`,
+    repo.head,
+    "--",
+    ...pools.map((pool) => `:(literal)${pool}/claimed/`),
+  ];
+  const child = spawnGit(repo.target, args);
+  const found = new Map<string, ClaimCommit>();
+  const parser = new LogParser((commit, status, path) => {
+    // A (added), M (modified: an `updating:` commit), T (type changed) all put the file there.
+    if ((status === "A" || status === "M" || status === "T") && wanted.has(path) && !found.has(path)) {
+      found.set(path, commit);
+    }
+    return found.size === wanted.size;
+  });
+  return new Promise((resolve, reject) => {
+    let stopped = false;
+    const err: Buffer[] = [];
+    child.stdin.end();
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.stdout.on("data", (chunk: Buffer) => {
+      if (stopped) return;
+      if (parser.push(chunk)) {
+        stopped = true;
+        stats.stoppedEarly = true;
+        stop(child);
+      }
+    });
+    child.on("error", (e) => reject(historyError(repo, e)));
+    child.on("close", (code) => {
+      stats.commitsRead = parser.commits;
+      if (!stopped && code !== 0) {
+        const stderr = Buffer.concat(err).toString("utf8");
+        reject(historyError(repo, new GitCommandError(args, code, stderr)));
+        return;
+      }
+      resolve(found);
+    });
+  });
+}
+
+function stop(child: ChildProcessWithoutNullStreams): void {
+  child.stdout.destroy();
+  child.kill("SIGTERM");
+}
+
+function historyError(repo: SyncedRepo, err: unknown): PoolBoyError {
+  const detail = err instanceof GitCommandError ? firstLines(err.stderr) : err instanceof Error ? err.message : String(err);
+  return new PoolBoyError(
+    "git",
+    `cannot read ${repo.display} (${repo.branch}) at ${repo.head.slice(0, 12)}: ${detail}`,
+    repo.cached
+      ? `the cache in ${repo.gitDir} may be damaged: delete that directory and run again`
+      : "run again; if it persists, check that git works on this machine",
+    { cause: err },
+  );
+}
+
+type Entry = (commit: ClaimCommit, status: string, path: string) => boolean;
+
+/**
+ * Incremental parser of `git log -z --name-status --format=FORMAT` output. Tokens are the
+ * NUL-terminated pieces; between records git adds empty tokens and a newline before the first
+ * status, which are skipped.
+ */
+class LogParser {
+  commits = 0;
+  private rest: Buffer = Buffer.alloc(0);
+  private state: "seek" | "sha" | "date" | "message" | "entries" | "path" = "seek";
+  private sha = "";
+  private date = 0;
+  private commit: ClaimCommit | null = null;
+  private status = "";
+  private pathsLeft = 0;
+
+  constructor(private readonly onEntry: Entry) {}
+
+  /** Feed a chunk; true once onEntry has said it has all it wants. */
+  push(chunk: Buffer): boolean {
+    this.rest = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    let start = 0;
+    for (;;) {
+      const end = this.rest.indexOf(0, start);
+      if (end === -1) break;
+      const done = this.token(this.rest.subarray(start, end));
+      start = end + 1;
+      if (done) return true;
+    }
+    this.rest = this.rest.subarray(start);
+    return false;
+  }
+
+  private token(bytes: Buffer): boolean {
+    switch (this.state) {
+      case "sha":
+        this.sha = bytes.toString("latin1");
+        this.state = "date";
+        return false;
+      case "date":
+        this.date = Number(bytes.toString("latin1"));
+        this.state = "message";
+        return false;
+      case "message":
+        this.commit = { sha: this.sha, committedAt: new Date(this.date * 1000), message: lossyUtf8.decode(bytes).trimEnd() };
+        this.commits++;
+        this.state = "entries";
+        return false;
+      case "path": {
+        const { text } = decodePath(bytes);
+        this.pathsLeft--;
+        if (this.pathsLeft === 0) this.state = "entries";
+        // Of a rename/copy pair (not produced with --no-renames) only the destination counts.
+        return this.pathsLeft === 0 && this.commit !== null ? this.onEntry(this.commit, this.status, text) : false;
+      }
+      case "seek":
+      case "entries": {
+        const text = bytes.toString("latin1").replace(/^\n+/, "");
+        if (text === "") return false;
+        if (text === MARKER) {
+          this.state = "sha";
+        } else if (this.state === "entries") {
+          this.status = text.charAt(0);
+          this.pathsLeft = this.status === "R" || this.status === "C" ? 2 : 1;
+          this.state = "path";
+        }
+        return false;
+      }
+    }
+  }
+}
