@@ -2,8 +2,8 @@
 // sync and judge again) → result for the report stage.
 
 import type { Config } from "./decide/config.js";
-import { policiesFor } from "./decide/config.js";
-import type { JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
+import { onlyAllows, policiesFor } from "./decide/config.js";
+import type { JudgedLock, PoolCounts, PoolPolicy, ReleasedLock, ReleaseMove, RepoSnapshot, RunResult, RunWarning } from "./core/model.js";
 import { PoolBoyError } from "./core/errors.js";
 import { safeUrl } from "./core/redact.js";
 import { prepareTransport } from "./io/git/transport.js";
@@ -25,10 +25,13 @@ export interface RunDeps {
   progress: (line: string) => void;
 }
 
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
   const wanted = new Set(pools.map((p) => p.pool));
   return snapshot.pools
     .filter((p) => wanted.has(p.pool))
+    .sort((a, b) => byName(a.pool, b.pool))
     .map((p) => {
       const moved = moves.filter((m) => m.pool === p.pool).length;
       return { pool: p.pool, claimed: p.claimed.length - moved, unclaimed: p.unclaimed.length + moved };
@@ -37,7 +40,9 @@ function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPo
 
 async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api: OwnerApi | null, config: Config, deps: RunDeps): Promise<JudgedLock[]> {
   const byPool = new Map(policies.map((p) => [p.pool, p]));
-  const locks = snapshot.locks.filter((l) => byPool.has(l.pool));
+  const locks = snapshot.locks
+    .filter((l) => byPool.has(l.pool) && onlyAllows(config.only, l.pool, l.name))
+    .sort((a, b) => byName(a.pool, b.pool) || byName(a.name, b.name));
   const claims = locks.map((l) => (l.claim ? parseClaim(l.claim.message, config.team) : null));
   if (api && locks.length > 0) deps.progress(`asking Concourse about ${locks.length} claimed lock${locks.length === 1 ? "" : "s"}…`);
   const owners = await askOwners(api, locks.map((lock, i) => ({ lock, claim: claims[i] ?? null })));
@@ -49,10 +54,36 @@ async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api
   });
 }
 
+/** Each move with the verdict that made it and its commit (apply makes one commit per move, in order). */
+function releasedLocks(moves: ReleaseMove[], commits: string[], judged: JudgedLock[]): ReleasedLock[] {
+  return moves.map((m, i) => {
+    const verdict = judged.find((j) => j.lock.pool === m.pool && j.lock.name === m.name)?.verdict;
+    return {
+      ...m,
+      reason: verdict?.action === "release" ? verdict.reason : "stale",
+      detail: verdict?.detail ?? "",
+      commit: commits.length === moves.length ? (commits[i] ?? null) : null,
+    };
+  });
+}
+
+/** --only names a pool that is not there: bad input. A lock that is not claimed: said once. */
+function checkOnly(config: Config, snapshot: RepoSnapshot, warnings: RunWarning[]): void {
+  const pools = snapshot.pools.map((p) => p.pool);
+  for (const o of config.only) {
+    if (!pools.includes(o.pool))
+      throw new PoolBoyError("config", `--only ${o.pool}${o.lock ? `/${o.lock}` : ""}: pool "${o.pool}" does not exist`, `the repository has: ${pools.join(", ") || "no pools"}`);
+    if (o.lock !== null && !snapshot.locks.some((l) => l.pool === o.pool && l.name === o.lock)) {
+      const message = `--only ${o.pool}/${o.lock}: the lock is not claimed`;
+      if (!warnings.some((w) => w.message === message)) warnings.push({ code: "only-not-claimed", message });
+    }
+  }
+}
+
 export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
   const startedAt = deps.now();
   const transport = await prepareTransport({ url: config.repo, env: deps.env });
-  const warnings: string[] = [...transport.warnings];
+  const warnings: RunWarning[] = transport.warnings.map((message) => ({ code: "repo-credentials", message }));
   let repo: SyncedRepo | null = null;
   let api: AtcClient | null = null;
   try {
@@ -73,18 +104,24 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
       const snapshot = await scanRepo(repo, config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*");
-      const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
+      const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools).filter((p) => config.only.length === 0 || config.only.some((o) => o.pool === p.pool));
+      checkOnly(config, snapshot, warnings);
       const judged = await judgeSnapshot(snapshot, policies, api, config, deps);
-      const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
+      const result = (moves: ReleaseMove[], commits: string[]): RunResult => ({
         command: config.command,
         repo: safeUrl(config.repo),
         branch: snapshot.branch,
         head: commits[commits.length - 1] ?? snapshot.head,
         mode: api ? "api" : "timeout-only",
         atcVersion: api?.version ?? null,
+        atcUrl: api ? (config.atc?.url ?? null) : null,
+        target: config.target,
+        team: config.team,
         locks: judged,
-        pools: countsAfter(snapshot, released, policies),
-        released,
+        pools: countsAfter(snapshot, moves, policies),
+        policies,
+        only: config.only.map((o) => (o.lock === null ? o.pool : `${o.pool}/${o.lock}`)),
+        released: releasedLocks(moves, commits, judged),
         commits,
         attempts,
         api: api?.stats() ?? null,

@@ -27,22 +27,37 @@ Examples:
   # Every pool in the repo, two hours each, as JSON
   $ pool-boy status --repo ./locks.git --pools '*:2h' --json
 
+  # fly's habits: global options before the command; one pool, or one lock
+  $ pool-boy -t ci status --repo ./locks.git --only aws --only gcp/vm-1
+
+  # A check for scripts: exit 6 when something would be released
+  $ pool-boy status --repo ./locks.git --pools '*:2h' --exit-code >/dev/null || echo "stale locks"
+
 Exit codes:
   0  done (whether or not any lock was stale)
   1  unexpected failure (a bug: please report it with the output of --debug)
   2  bad input (flags, environment, pools): nothing changed
   3  git or the Concourse API failed: nothing changed
   4  the git work is done, but writing or pushing metrics failed
+  6  status --exit-code: the run finished and something would be released
 
 Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD)
 are read from the environment or files only, never from flags, and never printed.`;
 
-function addOptions(cmd: Command): Command {
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolean } = {}): Command {
   const env = (name: string) => ` (env ${name})`;
-  return cmd
+  if (options.exitCode)
+    cmd.option("--exit-code", `exit ${EXIT.wouldRelease} when something would be released, 0 otherwise${env(ENV.exitCode)}`);
+  cmd
     .option("--repo <url>", `the pool repository: any git URL or local path${env(ENV.repo)}`)
     .option("--branch <name>", `the branch the pools live on; default: the remote's default branch${env(ENV.branch)}`)
-    .option("--pools <spec>", `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes, "never" disables, "*:2h" = every pool)${env(ENV.pools)}`)
+    .option(
+      "--pools <spec>",
+      `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes, "never" disables, "*:2h" = every pool); default: every pool, no timeout${env(ENV.pools)}`,
+    )
+    .option("--only <pool[/lock]>", `only this pool or lock; repeatable (env ${ENV.only}, comma-separated)`, collect)
     .option("--team <name>", `the Concourse team for claims that name none; default: the flyrc target's team, else main${env(ENV.team)}`)
     .option("--concourse-url <url>", `the Concourse (ATC) URL, as given to fly${env(ENV.concourseUrl)}`)
     .option("--username <name>", `a Concourse local user; the password comes from ${ENV.password} or --password-file${env(ENV.username)}`)
@@ -52,7 +67,7 @@ function addOptions(cmd: Command): Command {
     .option("--ca-cert <file>", `a PEM CA certificate to verify the Concourse's TLS${env(ENV.caCert)}`)
     .option("--insecure", `skip TLS verification of the Concourse (avoid)${env(ENV.insecure)}`)
     .option("--concurrency <n>", `API requests in flight at most (default 16)${env(ENV.concurrency)}`)
-    .option("--api-timeout <duration>", `timeout of each API request, e.g. 10s (default 10s)${env(ENV.apiTimeout)}`)
+    .option("--api-timeout <duration>", `timeout of each API request, with a unit: 10s, 1m (default 10s)${env(ENV.apiTimeout)}`)
     .option("--retries <n>", `retries of a failing API request (default 3)${env(ENV.retries)}`)
     .option("--cache-dir <dir>", `keep the clone here between runs and only fetch what is new${env(ENV.cacheDir)}`)
     .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile (default 5)${env(ENV.maxAttempts)}`)
@@ -61,9 +76,11 @@ function addOptions(cmd: Command): Command {
     .option("--json", `print one JSON document on stdout${env(ENV.json)}`)
     .option("-v, --verbose", `say what is being done, on stderr${env(ENV.verbose)}`)
     .option("--no-color", "no colour (NO_COLOR is honoured too)")
-    .addOption(new Option("--debug", `print stack traces${env(ENV.debug)}`).hideHelp())
+    .option("--debug", `print stack traces of unexpected failures${env(ENV.debug)}`)
     .addOption(new Option("--password <password>").hideHelp())
     .addOption(new Option("--token <token>").hideHelp());
+  if (options.hidden) for (const option of cmd.options) option.hideHelp();
+  return cmd;
 }
 
 interface Io {
@@ -99,7 +116,14 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   const inputs = await readInputs(flags, io.env);
   for (const text of Object.values(inputs.files)) if (text) registerSecret(text.trim());
   if (inputs.flyTarget && typeof inputs.flyTarget !== "string") registerSecret(inputs.flyTarget.token);
-  const resolved = resolveConfig({ command, flags, env: io.env, ...inputs, isTTY: Boolean(io.stdout.isTTY) });
+  const resolved = resolveConfig({
+    command,
+    flags,
+    env: io.env,
+    ...inputs,
+    isTTY: Boolean(io.stdout.isTTY),
+    terminalColumns: (io.stdout as { columns?: number }).columns,
+  });
   if (!resolved.ok) throw new ConfigErrors(resolved.problems);
   const config = resolved.config;
   if (config.atc?.auth.kind === "password") registerSecret(config.atc.auth.password);
@@ -139,12 +163,13 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
     }
   }
   writeResult(config, result, io);
+  if (config.exitCode && result.locks.some((j) => j.verdict.action === "release")) return EXIT.wouldRelease;
   return EXIT.ok;
 }
 
-function writeResult(config: { json: boolean; color: boolean; verbose: boolean }, result: RunResult, io: Io): void {
+function writeResult(config: { json: boolean; color: boolean; verbose: boolean; columns: number; hyperlinks: boolean }, result: RunResult, io: Io): void {
   if (config.json) io.stdout.write(redact(JSON.stringify(resultJson(result), null, 2)) + "\n");
-  else io.stdout.write(redact(renderTable(result, { color: config.color, verbose: config.verbose })));
+  else io.stdout.write(redact(renderTable(result, { color: config.color, verbose: config.verbose, width: config.columns, hyperlinks: config.hyperlinks })));
 }
 
 function printError(error: unknown, io: Io, debug: boolean): number {
@@ -160,25 +185,41 @@ function printError(error: unknown, io: Io, debug: boolean): number {
   return EXIT.bug;
 }
 
+/** The program's options (before the command) under the command's own (after it). */
+function mergeFlags(global: Record<string, unknown>, own: Record<string, unknown>, cmd: Command): Flags & { password?: string; token?: string } {
+  const merged: Record<string, unknown> = { ...global };
+  for (const [key, value] of Object.entries(own)) {
+    // A default (e.g. --no-color's color=true) does not override a value given before the command.
+    if (cmd.getOptionValueSource(key) === "default" && merged[key] !== undefined) continue;
+    if (key === "only" && Array.isArray(merged[key]) && Array.isArray(value)) merged[key] = [...(merged[key] as string[]), ...value];
+    else merged[key] = value;
+  }
+  return merged as Flags & { password?: string; token?: string };
+}
+
 export async function main(io: Io): Promise<number> {
   let debug = ["1", "true", "yes"].includes((io.env[ENV.debug] ?? "").toLowerCase());
   const program = new Command("pool-boy")
     .description("Keeps Concourse pool-resource lock pools healthy: finds claimed locks whose owner build is gone and gives them back.")
     .version(VERSION, "-V, --version")
     .showHelpAfterError("(run pool-boy --help for usage)")
-    .addHelpText("after", EXAMPLES)
+    .addHelpText("after", `\nThe options of status and clean (see pool-boy status --help) may also\ncome before the command, as with fly: pool-boy -t ci status\n${EXAMPLES}`)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
       outputError: (s, write) => write(`pool-boy: ${redact(s.replace(/^error: /, ""))}`),
     });
+  // As with fly, the options may come before the command too (`pool-boy -t ci status`): the
+  // program takes them up to the command's name, the command after it; the command's win.
+  addOptions(program, { hidden: true }).enablePositionalOptions();
   let code: number = EXIT.ok;
-  const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string }) => {
+  const action = (command: PoolBoyCommand) => async (own: Record<string, unknown>, cmd: Command) => {
+    const flags = mergeFlags(program.opts(), own, cmd);
     debug = debug || Boolean(flags.debug);
     code = await execute(command, flags, io);
   };
-  addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"))
+  addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"), { exitCode: true })
     .addHelpText("after", EXAMPLES)
     .action(action("status"));
   addOptions(program.command("clean").description("release the locks judged stale: move them to unclaimed/, commit and push"))

@@ -13,6 +13,8 @@ export const EXIT = {
   failed: 3,
   /** the git work is done but reporting (metrics push/file) failed */
   report: 4,
+  /** `status --exit-code`: the run finished and something would be released */
+  wouldRelease: 6,
 } as const;
 
 export class PoolBoyError extends Error {

@@ -85,6 +85,8 @@ export interface PoolPolicy {
   pool: string;
   /** null: never release by age */
   timeoutSeconds: number | null;
+  /** true when no timeout was given for the pool at all (no --pools): only the API can judge */
+  unset?: boolean;
 }
 
 /** A build as the ATC describes it, reduced to what pool-boy uses. */
@@ -116,6 +118,16 @@ export interface BuildState {
 }
 
 /**
+ * Why the owner could not be judged, for machines (the JSON's `cause`):
+ * no-owner: the claim commit names no build; no-api: no Concourse API configured;
+ * not-found: the API does not know the build (or the hand-off data); no-access: 401/403;
+ * api-error: the API failed after retries; foreign-concourse: the claim names another Concourse;
+ * handoff-unknown: who took the lock after a hand-off cannot be told.
+ */
+export type OwnerCause = "no-owner" | "no-api" | "not-found" | "no-access" | "api-error" | "foreign-concourse" | "handoff-unknown";
+export const OWNER_CAUSES: readonly OwnerCause[] = ["no-owner", "no-api", "not-found", "no-access", "api-error", "foreign-concourse", "handoff-unknown"];
+
+/**
  * What the API tells us about the build that holds a lock (the claiming build, or the
  * build it was handed to). Decided by a pure function from lookups.
  */
@@ -125,9 +137,9 @@ export type OwnerState =
   /** the holder finished but a job downstream may still take the lock: the timeout decides */
   | { kind: "waiting"; holder: BuildState; handedOff: boolean; candidates: string[] }
   /** the API cannot say (no owner, no API, 404, no access, hand-off data missing): the timeout decides */
-  | { kind: "silent"; why: string; holder: BuildState | null }
+  | { kind: "silent"; why: string; cause: OwnerCause; holder: BuildState | null }
   /** transient failure after retries: keep this run */
-  | { kind: "unreachable"; why: string };
+  | { kind: "unreachable"; why: string; cause: OwnerCause };
 
 export const REASONS = ["alive", "finished", "stale", "young", "unknown", "conflict"] as const;
 export type Reason = (typeof REASONS)[number];
@@ -223,6 +235,19 @@ export interface PoolCounts {
   unclaimed: number;
 }
 
+/** A run-wide warning: a stable code for machines and a sentence for people. */
+export interface RunWarning {
+  code: string;
+  message: string;
+}
+
+/** A lock `clean` released: the move, why, and the commit that did it. */
+export interface ReleasedLock extends ReleaseMove {
+  reason: "finished" | "stale";
+  detail: string;
+  commit: string | null;
+}
+
 export interface RunResult {
   command: "status" | "clean";
   /** the repository as given, credentials removed */
@@ -233,15 +258,26 @@ export interface RunResult {
   /** "api" when the owner builds were asked about; "timeout-only" when no API is configured */
   mode: "api" | "timeout-only";
   atcVersion: string | null;
+  /** the Concourse's URL (for build links), null without an API */
+  atcUrl?: string | null;
+  /** the fly target used, if any */
+  target?: string | null;
+  /** the team claims without one are looked up in */
+  team?: string;
+  /** sorted by pool, then lock name: the order the table and the JSON show */
   locks: JudgedLock[];
-  /** counts after the run (after clean: after the release) */
+  /** counts after the run (after clean: after the release), sorted by pool name */
   pools: PoolCounts[];
-  released: ReleaseMove[];
+  /** the pools' timeouts as used */
+  policies?: PoolPolicy[];
+  /** --only, as given (empty: every lock of the selected pools) */
+  only?: string[];
+  released: ReleasedLock[];
   commits: string[];
   /** judge-and-push rounds (more than 1 after lost races) */
   attempts: number;
   api: ApiStats | null;
   startedAt: Date;
   finishedAt: Date;
-  warnings: string[];
+  warnings: RunWarning[];
 }

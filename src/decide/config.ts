@@ -30,6 +30,9 @@ export interface Flags {
   color?: boolean;
   pushgateway?: string;
   metricsFile?: string;
+  /** --only, repeatable */
+  only?: string[];
+  exitCode?: boolean;
 }
 
 /** What fly's ~/.flyrc says about one target. */
@@ -62,6 +65,15 @@ export interface PoolSelection {
   named: PoolPolicy[];
   /** the `*` entry: every pool in the repo (undefined: no wildcard; null: never) */
   wildcard: number | null | undefined;
+  /** true when no --pools was given: every pool, no timeout (only the API judges) */
+  unset?: boolean;
+}
+
+/** One --only entry: a pool, or one lock of it. */
+export interface OnlyEntry {
+  pool: string;
+  /** null: every lock of the pool */
+  lock: string | null;
 }
 
 export interface Config {
@@ -79,6 +91,16 @@ export interface Config {
   color: boolean;
   pushgateway: string | null;
   metricsFile: string | null;
+  /** --only: empty for every lock of the selected pools */
+  only: OnlyEntry[];
+  /** status --exit-code: exit 6 when something would be released */
+  exitCode: boolean;
+  /** the width the table fits: COLUMNS, else the terminal's, else 80 */
+  columns: number;
+  /** OSC 8 hyperlinks in the table: stdout is a terminal that is not dumb */
+  hyperlinks: boolean;
+  /** the fly target used, if any (for the report's header) */
+  target: string | null;
 }
 
 export interface ResolveInput {
@@ -91,6 +113,8 @@ export interface ResolveInput {
   files: Record<string, string | null>;
   /** whether the terminal wants colour (stdout is a TTY) */
   isTTY: boolean;
+  /** stdout's width when it is a terminal */
+  terminalColumns?: number | undefined;
 }
 
 export type ResolveResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -120,7 +144,12 @@ export const ENV = {
   debug: "POOL_BOY_DEBUG",
   pushgateway: "POOL_BOY_PUSHGATEWAY",
   metricsFile: "POOL_BOY_METRICS_FILE",
+  only: "POOL_BOY_ONLY",
+  exitCode: "POOL_BOY_EXIT_CODE",
 } as const;
+
+/** The table's default width when stdout is not a terminal and COLUMNS is not set. */
+export const DEFAULT_COLUMNS = 80;
 
 const POOL_NAME = /^[^/\\\0]+$/;
 
@@ -218,9 +247,10 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const [branch] = pick(flags.branch, ENV.branch, "--branch");
 
   const [poolSpec, poolSource] = pick(flags.pools, ENV.pools, "--pools");
-  let pools: PoolSelection = { named: [], wildcard: undefined };
-  if (!poolSpec) problems.push(`--pools (or ${ENV.pools}) is required: e.g. "workers:2h,testers:90m", or "*:2h" for every pool`);
-  else {
+  // Without --pools: every pool, and no timeout. Only the API judges; a lock that only a timeout
+  // could judge is kept, with that reason (clean too: it never releases by a guessed age).
+  let pools: PoolSelection = { named: [], wildcard: null, unset: true };
+  if (poolSpec) {
     const parsed = parsePools(poolSpec, poolSource);
     pools = parsed.selection;
     problems.push(...parsed.problems);
@@ -300,8 +330,10 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const [timeoutText, timeoutSource] = pick(flags.apiTimeout, ENV.apiTimeout, "--api-timeout");
   let timeoutMs = 10_000;
   if (timeoutText !== undefined) {
-    const t = /^\d+$/.test(timeoutText.trim()) ? Number(timeoutText) : parseDuration(timeoutText);
-    if (typeof t !== "number" || t <= 0) problems.push(`${timeoutSource}: "${timeoutText}" is not a duration in seconds (e.g. 10 or 30s)`);
+    // A bare number is refused: --pools reads it as minutes, a request timeout would read it as seconds.
+    const t = /^\d+$/.test(timeoutText.trim()) ? "bare" : parseDuration(timeoutText);
+    if (t === "bare") problems.push(`${timeoutSource}: "${timeoutText}" has no unit (write e.g. "${timeoutText.trim()}s")`);
+    else if (typeof t !== "number" || t <= 0) problems.push(`${timeoutSource}: "${timeoutText}" is not a duration (e.g. 10s or 1m)`);
     else timeoutMs = t * 1000;
   }
 
@@ -318,6 +350,28 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   if (pushgateway !== undefined && !isHttpUrl(pushgateway))
     problems.push(`${pushSource}: "${pushgateway.replace(/\/\/[^@/]*@/, "//***@")}" is not an http(s) URL (e.g. http://pushgateway:9091)`);
   const [metricsFile] = pick(flags.metricsFile, ENV.metricsFile, "--metrics-file");
+
+  const only: OnlyEntry[] = [];
+  const onlyTexts = flags.only && flags.only.length > 0 ? flags.only.map((t) => [t, "--only"] as const) : (env[ENV.only] ?? "").split(",").map((t) => [t, ENV.only] as const);
+  for (const [raw, source] of onlyTexts) {
+    const text = raw.trim();
+    if (text === "" && source === ENV.only) continue;
+    const parsed = parseOnly(text);
+    if (typeof parsed === "string") {
+      problems.push(`${source}: "${text}" ${parsed}`);
+      continue;
+    }
+    if (!pools.unset && pools.wildcard === undefined && !pools.named.some((p) => p.pool === parsed.pool))
+      problems.push(`${source}: pool "${parsed.pool}" is not among --pools (${pools.named.map((p) => p.pool).join(", ")}); add it there or use "*:TIMEOUT"`);
+    if (!only.some((o) => o.pool === parsed.pool && o.lock === parsed.lock)) only.push(parsed);
+  }
+  // status only: clean's exit code says whether it worked (the option is not offered there).
+  const exitCode = input.command === "status" && pickBool(flags.exitCode, ENV.exitCode);
+
+  const columnsText = env.COLUMNS;
+  const columnsEnv = columnsText !== undefined && /^\d+$/.test(columnsText.trim()) && Number(columnsText) > 0 ? Number(columnsText) : undefined;
+  const columns = columnsEnv ?? (input.isTTY && input.terminalColumns && input.terminalColumns > 0 ? input.terminalColumns : DEFAULT_COLUMNS);
+  const hyperlinks = input.isTTY && env.TERM !== "dumb";
 
   const json = pickBool(flags.json, ENV.json);
   const verbose = pickBool(flags.verbose, ENV.verbose);
@@ -344,8 +398,29 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
       color,
       pushgateway: pushgateway ?? null,
       metricsFile: metricsFile ?? null,
+      only,
+      exitCode,
+      columns,
+      hyperlinks,
+      target: target?.name ?? null,
     },
   };
+}
+
+/** `POOL` or `POOL/LOCK`, or why not. */
+export function parseOnly(text: string): OnlyEntry | string {
+  const slash = text.indexOf("/");
+  const pool = slash < 0 ? text : text.slice(0, slash);
+  const lock = slash < 0 ? null : text.slice(slash + 1);
+  if (pool === "" || !POOL_NAME.test(pool) || pool.startsWith(".")) return `is not POOL or POOL/LOCK (e.g. "aws" or "aws/env-1")`;
+  if (lock !== null && (lock === "" || !POOL_NAME.test(lock) || lock === "." || lock === ".."))
+    return `is not POOL or POOL/LOCK (e.g. "aws" or "aws/env-1"): the lock is a file name`;
+  return { pool, lock };
+}
+
+/** Whether --only lets this lock through. */
+export function onlyAllows(only: readonly OnlyEntry[], pool: string, lock: string): boolean {
+  return only.length === 0 || only.some((o) => o.pool === pool && (o.lock === null || o.lock === lock));
 }
 
 /** The policy for each pool the scan found, from the named entries and the `*` entry. */
@@ -355,5 +430,5 @@ export function policiesFor(existing: string[], selection: PoolSelection): PoolP
   const wildcard = selection.wildcard;
   return [...new Set([...existing, ...byName.keys()])]
     .sort()
-    .map((pool) => byName.get(pool) ?? { pool, timeoutSeconds: wildcard });
+    .map((pool) => byName.get(pool) ?? (selection.unset ? { pool, timeoutSeconds: null, unset: true } : { pool, timeoutSeconds: wildcard }));
 }

@@ -33,6 +33,8 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
           ? `waiting for ${owner.candidates.join(", ")} to take it`
           : owner.why;
       const age = ageSeconds(lock, now);
+      if (policy.unset)
+        return { action: "keep", reason: "unknown", detail: `${why}; no timeout given for the pool (--pools), and only a timeout could judge it` };
       if (age === null) return { action: "keep", reason: "unknown", detail: `${why}; no claim commit found to age it` };
       if (policy.timeoutSeconds === null)
         return { action: "keep", reason: "young", detail: `${why}; the pool's timeout is never` };

@@ -11,6 +11,7 @@ import type {
   BuildState,
   JobInfo,
   Lookup,
+  OwnerCause,
   OwnerState,
   ResourceVersion,
 } from "../core/model.js";
@@ -48,20 +49,25 @@ function cannotSay(lookup: Exclude<Lookup<unknown>, { kind: "found" }>): OwnerSt
   // The client's details name what was asked and what came back.
   switch (lookup.kind) {
     case "transient":
-      return { kind: "unreachable", why: lookup.detail };
+      return { kind: "unreachable", why: lookup.detail, cause: "api-error" };
     case "not-found":
-      return { kind: "silent", why: lookup.detail, holder: null };
+      return { kind: "silent", why: lookup.detail, cause: "not-found", holder: null };
     case "no-access":
-      return { kind: "silent", why: `no access: ${lookup.detail}`, holder: null };
+      return { kind: "silent", why: `no access: ${lookup.detail}`, cause: "no-access", holder: null };
   }
+}
+
+/** A hand-off lookup the API refuses is no-access; one it does not know leaves the hand-off unknown. */
+function handoffCause(cause: OwnerCause): OwnerCause {
+  return cause === "no-access" ? "no-access" : "handoff-unknown";
 }
 
 /** The first step: what the claim commit and the owner lookup say, or that the hand-off must be followed. */
 export type OwnerStep = { done: OwnerState } | { followHandoff: BuildState & { ref: Extract<BuildRef, { kind: "job" }> } };
 
 export function ownerFromLookup(owner: BuildRef | null, lookup: Lookup<BuildInfo> | "no-api"): OwnerStep {
-  if (owner === null) return { done: { kind: "silent", why: "the claim commit does not name a build", holder: null } };
-  if (lookup === "no-api") return { done: { kind: "silent", why: "no Concourse API configured", holder: null } };
+  if (owner === null) return { done: { kind: "silent", why: "the claim commit does not name a build", cause: "no-owner", holder: null } };
+  if (lookup === "no-api") return { done: { kind: "silent", why: "no Concourse API configured", cause: "no-api", holder: null } };
   if (lookup.kind !== "found") return { done: cannotSay(lookup) };
   const build = lookup.value;
   const holder: BuildState = { ref: owner, status: build.status, id: build.id };
@@ -120,15 +126,15 @@ export function decideHandoff(facts: HandoffFacts): OwnerState {
   const where = `version ${sha.slice(0, 8)} of ${resource}`;
   if (facts.versions.kind !== "found") {
     const state = cannotSay(facts.versions);
-    return state.kind === "silent" ? { ...state, holder: claimer } : state;
+    return state.kind === "silent" ? { ...state, cause: handoffCause(state.cause), holder: claimer } : state;
   }
   // Servers before 5.5 ignore the filter: only a version whose ref is the claim's counts.
   const version = facts.versions.value.find((v) => v.ref === sha);
-  if (!version) return { kind: "silent", why: `${where} is not recorded (versions cleared or resource renamed)`, holder: claimer };
-  if (!facts.inputTo) return { kind: "silent", why: `who took ${where} is unknown`, holder: claimer };
+  if (!version) return { kind: "silent", why: `${where} is not recorded (versions cleared or resource renamed)`, cause: "handoff-unknown", holder: claimer };
+  if (!facts.inputTo) return { kind: "silent", why: `who took ${where} is unknown`, cause: "handoff-unknown", holder: claimer };
   if (facts.inputTo.kind !== "found") {
     const state = cannotSay(facts.inputTo);
-    return state.kind === "silent" ? { ...state, holder: claimer } : state;
+    return state.kind === "silent" ? { ...state, cause: handoffCause(state.cause), holder: claimer } : state;
   }
   const takers = facts.inputTo.value;
   const running = takers.filter((b) => b.status === "pending" || b.status === "started").sort((a, b) => b.id - a.id);

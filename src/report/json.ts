@@ -1,6 +1,7 @@
 // RunResult → the --json document. Pure. Field names are a public interface: add, don't rename.
 
-import type { BuildRef, JudgedLock, RunResult } from "../core/model.js";
+import type { BuildRef, JudgedLock, OwnerCause, RunResult } from "../core/model.js";
+import { buildUrl } from "../core/build-url.js";
 
 function refJson(ref: BuildRef | null) {
   if (!ref) return null;
@@ -17,7 +18,19 @@ export function ownerStatus(j: JudgedLock): string | null {
   return o.handedOff ? "succeeded" : o.holder.status;
 }
 
-export function lockJson(j: JudgedLock) {
+/** Why the owner could not be judged (null when the API said who holds the lock). */
+export function ownerCause(j: JudgedLock): OwnerCause | null {
+  return j.owner.kind === "silent" || j.owner.kind === "unreachable" ? j.owner.cause : null;
+}
+
+/** The first line of a claim message that is no pool-resource message: a person's note. */
+export function personNote(j: JudgedLock): string | null {
+  if (!j.claim || j.claim.owner !== null || j.claim.operation !== null || j.claim.format !== "none" || !j.lock.claim) return null;
+  const first = j.lock.claim.message.split(/\r?\n/u).find((line) => line.trim() !== "")?.trim() ?? "";
+  return first === "" ? null : first;
+}
+
+export function lockJson(j: JudgedLock, atcUrl: string | null = null) {
   const o = j.owner;
   const holder = o.kind === "running" || o.kind === "finished" || o.kind === "waiting" ? o.holder : null;
   const handedOff = o.kind === "running" || o.kind === "finished" || o.kind === "waiting" ? o.handedOff : false;
@@ -32,9 +45,12 @@ export function lockJson(j: JudgedLock) {
     timeoutSeconds: j.policy.timeoutSeconds,
     commit: j.lock.claim?.sha ?? null,
     format: j.claim?.format ?? null,
-    owner: refJson(j.claim?.owner ?? null),
+    owner: j.claim?.owner ? { ...refJson(j.claim.owner), url: buildUrl(atcUrl, j.claim.owner) } : null,
+    /** the first line of a message a person wrote instead of a pool-resource message */
+    note: personNote(j),
+    cause: ownerCause(j),
     buildStatus: ownerStatus(j),
-    holder: holder ? { ...refJson(holder.ref), status: holder.status } : null,
+    holder: holder ? { ...refJson(holder.ref), status: holder.status, url: buildUrl(atcUrl, holder.ref) } : null,
     handedOff,
     waitingFor: o.kind === "waiting" ? o.candidates : [],
     problem: j.lock.problem,
@@ -51,11 +67,21 @@ export function resultJson(r: RunResult) {
     concourseVersion: r.atcVersion,
     generatedAt: r.finishedAt.toISOString(),
     durationSeconds: (r.finishedAt.getTime() - r.startedAt.getTime()) / 1000,
-    locks: r.locks.map(lockJson),
-    pools: r.pools,
+    target: r.target ?? null,
+    team: r.team ?? null,
+    only: r.only ?? [],
+    locks: r.locks.map((j) => lockJson(j, r.atcUrl ?? null)),
+    pools: r.pools.map((p) => {
+      const timeout = r.policies?.find((q) => q.pool === p.pool);
+      return { ...p, timeoutSeconds: timeout?.timeoutSeconds ?? null, timeoutSet: timeout ? !timeout.unset : false };
+    }),
     ...(r.command === "clean"
-      ? { released: r.released.map((m) => ({ pool: m.pool, name: m.name, from: m.from, to: m.to })), commits: r.commits, attempts: r.attempts }
-      : {}),
+      ? {
+          released: r.released.map((m) => ({ pool: m.pool, name: m.name, from: m.from, to: m.to, reason: m.reason, detail: m.detail, commit: m.commit })),
+          commits: r.commits,
+          attempts: r.attempts,
+        }
+      : { wouldRelease: r.locks.filter((j) => j.verdict.action === "release").length }),
     api: r.api,
     warnings: r.warnings,
   };

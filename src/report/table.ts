@@ -1,25 +1,74 @@
 // RunResult → text for people. Pure; the only module that uses chalk.
+//
+// The table fits `width` columns: run-wide facts are said once above it, WHY is short (the full
+// detail is in --verbose and the JSON), and when a row is still too wide WHY is shortened first,
+// then a person's note, then the BUILD column; LOCK, OWNER (a build), AGE and VERDICT are never cut.
 
 import { Chalk, type ChalkInstance } from "chalk";
-import type { JudgedLock, Reason, RunResult } from "../core/model.js";
-import { shortRef } from "../decide/owner.js";
+import type { BuildRef, JudgedLock, OwnerCause, Reason, RunResult } from "../core/model.js";
 import { formatAge, formatTimeout } from "../core/durations.js";
-import { ownerStatus } from "./json.js";
+import { buildUrl } from "../core/build-url.js";
+import { shortestNames, refKey } from "../decide/names.js";
+import { personNote } from "./json.js";
 
-function ownerCell(j: JudgedLock): string {
-  const claimer = j.claim?.owner ? shortRef(j.claim.owner) : "unknown";
-  const o = j.owner;
-  if ((o.kind === "running" || o.kind === "finished" || o.kind === "waiting") && o.handedOff)
-    return `${shortRef(o.holder.ref)}, handed off by ${claimer}`;
-  return claimer;
+export interface TableOptions {
+  color: boolean;
+  verbose: boolean;
+  /** the width to fit (default 80) */
+  width?: number;
+  /** wrap owners in OSC 8 terminal hyperlinks to their builds */
+  hyperlinks?: boolean;
 }
 
-function stateCell(j: JudgedLock): string {
-  const o = j.owner;
-  if (o.kind === "unreachable") return "no answer";
-  if (o.kind === "waiting") return `waiting for ${o.candidates.join(", ")} to take it`;
-  if (o.kind === "silent") return o.holder ? o.holder.status : "-";
-  return o.holder.status;
+/** The longest a person's note is shown in the table (the whole line is in --verbose and the JSON). */
+const NOTE_MAX = 30;
+const MIN_WHY = 12;
+const MIN_BUILD = 7;
+
+/** Control characters (C0, DEL, C1) never reach the terminal from a commit message or a name. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/gu, "\ufffd");
+}
+
+const len = (text: string) => [...text].length;
+
+/** Cut to `width` characters, ending with "…" when cut. */
+export function cut(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  if (width <= 0) return "";
+  return chars.slice(0, width - 1).join("") + "…";
+}
+
+/** Cut from the left (for paths: the end says most). */
+function cutLeft(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  return "…" + chars.slice(chars.length - width + 1).join("");
+}
+
+function pad(text: string, width: number): string {
+  return text + " ".repeat(Math.max(0, width - len(text)));
+}
+
+/** Words wrapped to `width`, continuation lines indented. */
+function wrap(text: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/ +/u)) {
+    const next = line === "" ? word : `${line} ${word}`;
+    if (len(next) > width && line !== "") {
+      lines.push(line);
+      line = indent + word;
+    } else line = next;
+  }
+  if (line !== "") lines.push(line);
+  return lines.map((l) => cut(l, width));
+}
+
+function link(url: string | null, text: string, enabled: boolean): string {
+  if (!enabled || !url || /[\u0000-\u0020\u007f-\u009f]/u.test(url)) return text;
+  return `\u001b]8;;${url}\u001b\\${text}\u001b]8;;\u001b\\`;
 }
 
 function paint(c: ChalkInstance, reason: Reason, text: string): string {
@@ -37,60 +86,214 @@ function paint(c: ChalkInstance, reason: Reason, text: string): string {
   }
 }
 
-function pad(text: string, width: number): string {
-  return text + " ".repeat(Math.max(0, width - [...text].length));
+const CAUSE_WORDS: Record<OwnerCause, string> = {
+  "no-owner": "no build named",
+  "no-api": "",
+  "not-found": "not found",
+  "no-access": "no access",
+  "api-error": "API error",
+  "foreign-concourse": "other Concourse",
+  "handoff-unknown": "hand-off unknown",
+};
+
+/** The WHY column: a few words; the verdict's full detail is in --verbose and the JSON. */
+export function shortWhy(j: JudgedLock): string {
+  if (j.lock.problem) return printable(j.lock.problem);
+  const o = j.owner;
+  switch (o.kind) {
+    case "running":
+      return o.handedOff ? `handed off, ${o.holder.status}` : o.holder.status;
+    case "finished":
+      return o.handedOff ? `handed off, ${o.holder.status}` : o.holder.status;
+    case "unreachable":
+      return `${CAUSE_WORDS[o.cause] || "no answer"}, kept this run`;
+    case "waiting":
+    case "silent": {
+      const what =
+        o.kind === "waiting" ? `waiting for ${o.candidates.join(", ")}` : personNote(j) !== null ? "a person's note" : CAUSE_WORDS[o.cause];
+      const t = j.policy.timeoutSeconds;
+      const age =
+        j.policy.unset
+          ? "no timeout"
+          : t === null
+            ? "timeout never"
+            : j.ageSeconds === null
+              ? "no claim date"
+              : `${j.ageSeconds > t ? ">" : "<"} ${formatTimeout(t)} timeout`;
+      return what ? `${what}; ${age}` : age;
+    }
+  }
 }
 
-export function renderTable(r: RunResult, options: { color: boolean; verbose: boolean }): string {
+function ownerRefs(j: JudgedLock): BuildRef[] {
+  const refs: BuildRef[] = [];
+  if (j.claim?.owner) refs.push(j.claim.owner);
+  const o = j.owner;
+  if ((o.kind === "running" || o.kind === "finished" || o.kind === "waiting") && o.handedOff) refs.push(o.holder.ref);
+  return refs;
+}
+
+interface OwnerCell {
+  text: string;
+  url: string | null;
+  /** a person's note: may be shortened */
+  note: boolean;
+}
+
+function ownerCell(j: JudgedLock, names: Map<string, string>, atcUrl: string | null): OwnerCell {
+  const name = (ref: BuildRef) => printable(names.get(refKey(ref)) ?? refKey(ref));
+  const o = j.owner;
+  const claimer = j.claim?.owner ?? null;
+  if ((o.kind === "running" || o.kind === "finished" || o.kind === "waiting") && o.handedOff)
+    return { text: `${name(o.holder.ref)} (from ${claimer ? name(claimer) : "unknown"})`, url: buildUrl(atcUrl, o.holder.ref), note: false };
+  if (claimer) return { text: name(claimer), url: buildUrl(atcUrl, claimer), note: false };
+  const note = personNote(j);
+  if (note !== null) return { text: `"${cut(printable(note), NOTE_MAX - 2)}"`, url: null, note: true };
+  return { text: "unknown", url: null, note: false };
+}
+
+/** The state of the build the claim names (a handed-off lock: its last holder's). */
+function stateCell(j: JudgedLock): string {
+  const o = j.owner;
+  if (o.kind === "unreachable") return "?";
+  if (o.kind === "silent") return o.holder ? o.holder.status : "-";
+  return o.holder.status;
+}
+
+/** Column widths that fit `width`: WHY shrinks first, then notes, then BUILD goes. */
+function layout(natural: number[], minOwner: number, width: number): { widths: number[]; showBuild: boolean; showWhy: boolean } {
+  const [lock, owner, age, build, verdict, why] = natural as [number, number, number, number, number, number];
+  const total = (w: number[]) => 2 + w.reduce((a, b) => a + b, 0) + 2 * (w.length - 1);
+  const w = { lock, owner, age, build, verdict, why };
+  const cols = () => [w.lock, w.owner, w.age, ...(showBuild ? [w.build] : []), w.verdict, ...(showWhy ? [w.why] : [])];
+  let showBuild = true;
+  let showWhy = true;
+  let excess = total(cols()) - width;
+  if (excess > 0) {
+    const take = Math.min(excess, Math.max(0, w.why - MIN_WHY));
+    w.why -= take;
+    excess -= take;
+  }
+  if (excess > 0) {
+    const take = Math.min(excess, Math.max(0, w.owner - minOwner));
+    w.owner -= take;
+    excess -= take;
+  }
+  if (excess > 0) {
+    const take = Math.min(excess, Math.max(0, w.build - MIN_BUILD));
+    w.build -= take;
+    excess -= take;
+  }
+  if (excess > 0) {
+    showBuild = false;
+    excess = total(cols()) - width;
+    // The room BUILD gave back goes to WHY.
+    if (excess < 0) w.why = Math.min(natural[5]!, w.why - excess);
+  }
+  if (excess > 0) {
+    showWhy = false;
+  }
+  return { widths: [w.lock, w.owner, w.age, w.build, w.verdict, w.why], showBuild, showWhy };
+}
+
+function where(r: RunResult): string {
+  if (r.mode !== "api") return "";
+  const team = r.team ? ` (team ${r.team})` : "";
+  const api = r.target ? `target ${r.target}${team}` : r.atcUrl ? `${r.atcUrl}${team}` : `Concourse${team}`;
+  return ` · ${api}` + (r.atcVersion ? ` · Concourse ${r.atcVersion}` : "");
+}
+
+export function renderTable(r: RunResult, options: TableOptions): string {
+  const width = Math.max(20, options.width ?? 80);
   const c = new Chalk({ level: options.color ? 1 : 0 });
   const out: string[] = [];
-  const released = r.command === "clean";
-  const where = `${r.repo} (${r.branch} @ ${r.head.slice(0, 8)})`;
-  out.push(c.bold(`pool-boy ${r.command}`) + c.dim(` · ${where}`) + (r.atcVersion ? c.dim(` · Concourse ${r.atcVersion}`) : ""));
-  if (r.mode === "timeout-only")
-    out.push(c.yellow("No Concourse API configured: owners are not checked, only the pools' timeouts apply."));
-  for (const w of r.warnings) out.push(c.yellow(`warning: ${w}`));
+  const cleaned = r.command === "clean";
 
-  const pools = [...new Set([...r.pools.map((p) => p.pool), ...r.locks.map((l) => l.lock.pool)])].sort();
+  // Run-wide facts, once.
+  out.push(c.bold(`pool-boy ${r.command}`) + c.dim(cut(where(r), width - len(`pool-boy ${r.command}`))));
+  const head = ` (${r.branch} @ ${r.head.slice(0, 8)})`;
+  out.push(c.dim(cutLeft(printable(r.repo), Math.max(10, width - len(head))) + head));
+  const facts: string[] = [];
+  if (r.mode === "timeout-only") facts.push("No Concourse API configured: owners are not checked, only the pools' timeouts apply.");
+  if (r.policies?.some((p) => p.unset))
+    facts.push(
+      r.mode === "api"
+        ? "No timeouts given (--pools): only the API judges; a lock only a timeout could judge is kept."
+        : "No timeouts given (--pools): nothing can be judged; every lock is kept.",
+    );
+  if (r.only && r.only.length > 0) facts.push(`Only ${r.only.join(", ")}.`);
+  for (const f of facts) out.push(...wrap(f, width, "  ").map((l) => c.yellow(l)));
+  for (const w of r.warnings) out.push(...wrap(`warning: ${printable(w.message)}`, width, "  ").map((l) => c.yellow(l)));
+
+  const names = shortestNames(r.locks.flatMap(ownerRefs));
+  const atcUrl = r.atcUrl ?? null;
+  const pools = [...new Set([...r.pools.map((p) => p.pool), ...r.locks.map((l) => l.lock.pool)])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const pool of pools) {
-    const locks = r.locks.filter((l) => l.lock.pool === pool).sort((a, b) => a.lock.name.localeCompare(b.lock.name));
+    const locks = r.locks.filter((l) => l.lock.pool === pool);
     const counts = r.pools.find((p) => p.pool === pool);
-    const timeout = locks[0]?.policy.timeoutSeconds;
+    const policy = r.policies?.find((p) => p.pool === pool) ?? locks[0]?.policy;
+    const released = cleaned ? r.released.filter((m) => m.pool === pool).length : 0;
+    // Counts that match the rows: after clean, released rows are counted as released.
+    const shown = locks.length - released;
+    const claimedNow = counts?.claimed ?? shown;
+    const claimed = r.only && r.only.length > 0 && claimedNow > shown ? `${shown} of ${claimedNow} claimed` : `${shown} claimed`;
+    const timeout = policy ? (policy.unset ? " · no timeout" : ` · timeout ${formatTimeout(policy.timeoutSeconds)}`) : "";
     out.push("");
     out.push(
-      c.bold(`${pool}`) +
-        c.dim(
-          ` · ${counts?.claimed ?? locks.length} claimed, ${counts?.unclaimed ?? 0} unclaimed` +
-            (timeout !== undefined ? ` · timeout ${formatTimeout(timeout)}` : ""),
-        ),
+      c.bold(printable(pool)) +
+        c.dim(` · ${claimed}${cleaned ? `, ${released} released` : ""}, ${counts?.unclaimed ?? 0} unclaimed${timeout}`),
     );
     if (locks.length === 0) {
       out.push(c.dim("  no claimed locks"));
       continue;
     }
-    const verb = (j: JudgedLock) =>
-      j.verdict.action === "release" ? (released ? "released" : "release") : "keep";
-    const rows = locks.map((j) => [
-      j.lock.name,
-      ownerCell(j),
+    const verb = (j: JudgedLock) => (j.verdict.action === "release" ? (cleaned ? "released" : "release") : "keep");
+    const owners = locks.map((j) => ownerCell(j, names, atcUrl));
+    const rows = locks.map((j, k) => [
+      printable(j.lock.name),
+      owners[k]!.text,
       j.ageSeconds === null ? "?" : formatAge(j.ageSeconds),
       stateCell(j),
       `${verb(j)} (${j.verdict.reason})`,
-      j.verdict.detail,
+      shortWhy(j),
     ]);
     const header = ["LOCK", "OWNER", "AGE", "BUILD", "VERDICT", "WHY"];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => [...(row[i] ?? "")].length)));
-    out.push("  " + c.dim(header.map((h, i) => (i === header.length - 1 ? h : pad(h, widths[i] ?? 0))).join("  ")));
+    const natural = header.map((h, i) => Math.max(h.length, ...rows.map((row) => len(row[i] ?? ""))));
+    const minOwner = Math.max(header[1]!.length, ...owners.map((o) => (o.note ? Math.min(len(o.text), 12) : len(o.text))));
+    const { widths, showBuild, showWhy } = layout(natural, minOwner, width);
+    const visible = header.map((_, i) => i).filter((i) => (i !== 3 || showBuild) && (i !== 5 || showWhy));
+    const last = visible[visible.length - 1]!;
+    const line = (cells: string[], style: (i: number, text: string) => string) =>
+      (
+        "  " +
+        visible
+          .map((i) => {
+            const text = cut(cells[i] ?? "", widths[i]!);
+            return style(i, text) + (i === last ? "" : " ".repeat(Math.max(0, widths[i]! - len(text))));
+          })
+          .join("  ")
+      ).trimEnd();
+    out.push(c.dim(line(header, (_, t) => t)));
     rows.forEach((row, k) => {
       const j = locks[k]!;
-      const cells = row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i] ?? 0)));
-      cells[4] = paint(c, j.verdict.reason, cells[4] ?? "");
-      out.push("  " + cells.join("  "));
-      if (options.verbose && j.lock.claim) out.push(c.dim(`      claim ${j.lock.claim.sha.slice(0, 12)} ${j.claim?.format ?? ""}: ${j.lock.claim.message.split("\n")[0]}`));
+      const owner = owners[k]!;
+      out.push(
+        line(row, (i, text) => {
+          if (i === 4) return paint(c, j.verdict.reason, text);
+          if (i === 1) return link(owner.url, text, options.hyperlinks ?? false);
+          return text;
+        }),
+      );
+      if (options.verbose) {
+        // The full detail, wrapped; the claim's first line and the build's URL as they are.
+        for (const l of wrap(`why: ${printable(j.verdict.detail)}`, width - 6, "  ")) out.push(c.dim(`      ${l}`));
+        if (j.lock.claim) out.push(c.dim(`      claim ${j.lock.claim.sha.slice(0, 12)} ${j.claim?.format ?? ""}: ${printable(j.lock.claim.message.split("\n")[0] ?? "")}`));
+        if (owner.url) out.push(c.dim(`      ${printable(owner.url)}`));
+      }
     });
   }
   out.push("");
-  out.push(summaryLine(r));
+  out.push(...wrap(summaryLine(r), width, ""));
   return out.join("\n") + "\n";
 }
 

@@ -21,9 +21,9 @@ function claimedAgo(age: string | null, problem: string | null = null): ClaimedL
 }
 const running = (status: "pending" | "started", handedOff = false): OwnerState => ({ kind: "running", holder: { ref: handedOff ? testJob : deploy, status, id: 1 }, handedOff });
 const finished = (status: BuildStatus, handedOff = false): OwnerState => ({ kind: "finished", holder: { ref: handedOff ? testJob : deploy, status, id: 1 }, handedOff });
-const silent = (why = "no Concourse API configured"): OwnerState => ({ kind: "silent", why, holder: null });
+const silent = (why = "no Concourse API configured"): OwnerState => ({ kind: "silent", why, cause: "no-api", holder: null });
 const waiting = (): OwnerState => ({ kind: "waiting", holder: { ref: deploy, status: "succeeded", id: 1 }, handedOff: false, candidates: ["test"] });
-const unreachable = (): OwnerState => ({ kind: "unreachable", why: "HTTP 502 after 3 retries" });
+const unreachable = (): OwnerState => ({ kind: "unreachable", why: "HTTP 502 after 3 retries", cause: "api-error" });
 
 type Case = [name: string, owner: OwnerState, age: string | null, timeout: string, want: `${Verdict["action"]}/${Verdict["reason"]}`, problem?: string];
 const cases: Case[] = [

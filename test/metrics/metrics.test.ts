@@ -42,7 +42,7 @@ function judged(pool: string, name: string, verdict: Verdict, ageSeconds: number
       problem: null,
     },
     claim: null,
-    owner: { kind: "silent", why: "test", holder: null },
+    owner: { kind: "silent", why: "test", cause: "no-api", holder: null },
     verdict,
     ageSeconds,
     policy: { pool, timeoutSeconds: 3600 },
@@ -53,7 +53,7 @@ const keep = (reason: "alive" | "young" | "unknown" | "conflict"): Verdict => ({
 const release = (reason: "finished" | "stale"): Verdict => ({ action: "release", reason, detail: "" });
 
 function move(pool: string, name: string): RunResult["released"][number] {
-  return { pool, name, from: `${pool}/claimed/${name}`, to: `${pool}/unclaimed/${name}`, message: `pool-boy: releasing ${name}` };
+  return { pool, name, from: `${pool}/claimed/${name}`, to: `${pool}/unclaimed/${name}`, message: `pool-boy: releasing ${name}`, reason: "stale", detail: "", commit: null };
 }
 
 /** A clean run over two pools: builds releases two locks of "aws" (one finished, one stale). */

@@ -35,15 +35,16 @@ function lookupOwner(api: OwnerApi, owner: BuildRef): Promise<Lookup<BuildInfo>>
 
 /** The hand-off data could not be had: transient failures keep the lock, anything else lets the timeout decide. */
 function missing(lookup: Exclude<Lookup<unknown>, { kind: "found" }>, what: string, holder: BuildState): OwnerState {
-  if (lookup.kind === "transient") return { kind: "unreachable", why: `${what}: ${lookup.detail}` };
+  if (lookup.kind === "transient") return { kind: "unreachable", why: `${what}: ${lookup.detail}`, cause: "api-error" };
   const status = lookup.kind === "no-access" ? `HTTP ${lookup.status}` : "not found";
-  return { kind: "silent", why: `${what} ${status}: the hand-off cannot be followed`, holder };
+  const cause = lookup.kind === "no-access" ? "no-access" : "handoff-unknown";
+  return { kind: "silent", why: `${what} ${status}: the hand-off cannot be followed`, cause, holder };
 }
 
 export async function askOwner(api: OwnerApi | null, lock: ClaimedLock, claim: ParsedClaim | null): Promise<OwnerState> {
   const owner = claim?.owner ?? null;
-  if (owner === null) return { kind: "silent", why: "the claim commit does not name a build", holder: null };
-  if (api === null) return { kind: "silent", why: "no Concourse API configured", holder: null };
+  if (owner === null) return { kind: "silent", why: "the claim commit does not name a build", cause: "no-owner", holder: null };
+  if (api === null) return { kind: "silent", why: "no Concourse API configured", cause: "no-api", holder: null };
   const step = ownerFromLookup(owner, await lookupOwner(api, owner));
   if ("done" in step) return step.done;
 
