@@ -15,6 +15,7 @@ import { judge, ageSeconds } from "./decide/judge.js";
 import { planRelease } from "./decide/plan.js";
 import { applyRelease } from "./io/git/apply.js";
 import { connectAtc, type AtcClient } from "./io/atc/client.js";
+import { checkLocalRepo } from "./io/git/local-repo.js";
 
 export interface RunDeps {
   env: Record<string, string | undefined>;
@@ -87,6 +88,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
   let repo: SyncedRepo | null = null;
   let api: AtcClient | null = null;
   try {
+    if (transport.kind === "local") await checkLocalRepo({ url: transport.url, branch: config.branch, command: config.command, env: transport.env });
     deps.progress("syncing the pool repository…");
     // Log in while the repo syncs; a failed login stops the run before anything changes.
     const [synced, connected] = await Promise.allSettled([

@@ -38,3 +38,11 @@ export function formatAge(seconds: number): string {
 export function formatTimeout(seconds: number | null): string {
   return seconds === null ? "never" : formatAge(seconds).replace(/ /g, "");
 }
+
+/** An age as a person reads it in a table: "45s", "20m", "3h 5m", "2d 4h" (no seconds past a minute). */
+export function roundAge(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  return formatAge(s);
+}

@@ -1,12 +1,13 @@
 // RunResult → text for people. Pure; the only module that uses chalk.
 //
-// The table fits `width` columns: run-wide facts are said once above it, WHY is short (the full
-// detail is in --verbose and the JSON), and when a row is still too wide WHY is shortened first,
-// then a person's note, then the BUILD column; LOCK, OWNER (a build), AGE and VERDICT are never cut.
+// The table fits `width` columns: run-wide facts are said once above it, WHY is short (the build's
+// state or why the API could not say; the full detail is in --verbose and the JSON), and when a
+// row is still too wide WHY is shortened first, then a person's note; LOCK, OWNER (a build), AGE
+// and VERDICT are never cut. Only when those alone are wider than the width is a row wider.
 
 import { Chalk, type ChalkInstance } from "chalk";
 import type { BuildRef, JudgedLock, OwnerCause, Reason, RunResult } from "../core/model.js";
-import { formatAge, formatTimeout } from "../core/durations.js";
+import { formatTimeout, roundAge } from "../core/durations.js";
 import { buildUrl } from "../core/build-url.js";
 import { shortestNames, refKey } from "../decide/names.js";
 import { personNote } from "./json.js";
@@ -21,9 +22,8 @@ export interface TableOptions {
 }
 
 /** The longest a person's note is shown in the table (the whole line is in --verbose and the JSON). */
-const NOTE_MAX = 30;
+const NOTE_MAX = 24;
 const MIN_WHY = 12;
-const MIN_BUILD = 7;
 
 /** Control characters (C0, DEL, C1) never reach the terminal from a commit message or a name. */
 export function printable(text: string): string {
@@ -96,15 +96,18 @@ const CAUSE_WORDS: Record<OwnerCause, string> = {
   "handoff-unknown": "hand-off unknown",
 };
 
-/** The WHY column: a few words; the verdict's full detail is in --verbose and the JSON. */
+/**
+ * The WHY column: a few words. The build's state when the API knows it; else why it cannot say
+ * (the verdict's reason and the pool's timeout in the header say the rest). The verdict's full
+ * detail is in --verbose and the JSON.
+ */
 export function shortWhy(j: JudgedLock): string {
   if (j.lock.problem) return printable(j.lock.problem);
   const o = j.owner;
   switch (o.kind) {
     case "running":
-      return o.handedOff ? `handed off, ${o.holder.status}` : o.holder.status;
     case "finished":
-      return o.handedOff ? `handed off, ${o.holder.status}` : o.holder.status;
+      return o.holder.status;
     case "unreachable":
       return `${CAUSE_WORDS[o.cause] || "no answer"}, kept this run`;
     case "waiting":
@@ -112,15 +115,16 @@ export function shortWhy(j: JudgedLock): string {
       const what =
         o.kind === "waiting" ? `waiting for ${o.candidates.join(", ")}` : personNote(j) !== null ? "a person's note" : CAUSE_WORDS[o.cause];
       const t = j.policy.timeoutSeconds;
-      const age =
-        j.policy.unset
-          ? "no timeout"
-          : t === null
-            ? "timeout never"
-            : j.ageSeconds === null
-              ? "no claim date"
-              : `${j.ageSeconds > t ? ">" : "<"} ${formatTimeout(t)} timeout`;
-      return what ? `${what}; ${age}` : age;
+      const age = j.policy.unset
+        ? "no timeout"
+        : t === null
+          ? "timeout never"
+          : j.ageSeconds === null
+            ? "no claim date"
+            : what
+              ? ""
+              : `${j.ageSeconds > t ? "over" : "within"} the ${formatTimeout(t)} timeout`;
+      return [what, age].filter((part) => part !== "").join("; ");
     }
   }
 }
@@ -152,48 +156,20 @@ function ownerCell(j: JudgedLock, names: Map<string, string>, atcUrl: string | n
   return { text: "unknown", url: null, note: false };
 }
 
-/** The state of the build the claim names (a handed-off lock: its last holder's). */
-function stateCell(j: JudgedLock): string {
-  const o = j.owner;
-  if (o.kind === "unreachable") return "?";
-  if (o.kind === "silent") return o.holder ? o.holder.status : "-";
-  return o.holder.status;
-}
-
-/** Column widths that fit `width`: WHY shrinks first, then notes, then BUILD goes. */
-function layout(natural: number[], minOwner: number, width: number): { widths: number[]; showBuild: boolean; showWhy: boolean } {
-  const [lock, owner, age, build, verdict, why] = natural as [number, number, number, number, number, number];
-  const total = (w: number[]) => 2 + w.reduce((a, b) => a + b, 0) + 2 * (w.length - 1);
-  const w = { lock, owner, age, build, verdict, why };
-  const cols = () => [w.lock, w.owner, w.age, ...(showBuild ? [w.build] : []), w.verdict, ...(showWhy ? [w.why] : [])];
-  let showBuild = true;
-  let showWhy = true;
-  let excess = total(cols()) - width;
-  if (excess > 0) {
-    const take = Math.min(excess, Math.max(0, w.why - MIN_WHY));
-    w.why -= take;
+/** Column widths that fit `width`: WHY shrinks first (then goes), then a person's note. */
+function layout(natural: number[], minOwner: number, width: number): { widths: number[]; showWhy: boolean } {
+  const w = [...natural];
+  const total = (n: number) => 2 + w.slice(0, n).reduce((a, b) => a + b, 0) + 2 * (n - 1);
+  let excess = total(5) - width;
+  const shrink = (i: number, floor: number) => {
+    const take = Math.min(Math.max(0, excess), Math.max(0, w[i]! - floor));
+    w[i]! -= take;
     excess -= take;
-  }
-  if (excess > 0) {
-    const take = Math.min(excess, Math.max(0, w.owner - minOwner));
-    w.owner -= take;
-    excess -= take;
-  }
-  if (excess > 0) {
-    const take = Math.min(excess, Math.max(0, w.build - MIN_BUILD));
-    w.build -= take;
-    excess -= take;
-  }
-  if (excess > 0) {
-    showBuild = false;
-    excess = total(cols()) - width;
-    // The room BUILD gave back goes to WHY.
-    if (excess < 0) w.why = Math.min(natural[5]!, w.why - excess);
-  }
-  if (excess > 0) {
-    showWhy = false;
-  }
-  return { widths: [w.lock, w.owner, w.age, w.build, w.verdict, w.why], showBuild, showWhy };
+  };
+  shrink(4, MIN_WHY);
+  shrink(1, minOwner);
+  shrink(4, 4);
+  return { widths: w, showWhy: excess <= 0 };
 }
 
 function where(r: RunResult): string {
@@ -214,7 +190,7 @@ export function renderTable(r: RunResult, options: TableOptions): string {
   const head = ` (${r.branch} @ ${r.head.slice(0, 8)})`;
   out.push(c.dim(cutLeft(printable(r.repo), Math.max(10, width - len(head))) + head));
   const facts: string[] = [];
-  if (r.mode === "timeout-only") facts.push("No Concourse API configured: owners are not checked, only the pools' timeouts apply.");
+  if (r.mode === "timeout-only") facts.push("No Concourse API configured: only the pools' timeouts apply.");
   if (r.policies?.some((p) => p.unset))
     facts.push(
       r.mode === "api"
@@ -252,16 +228,15 @@ export function renderTable(r: RunResult, options: TableOptions): string {
     const rows = locks.map((j, k) => [
       printable(j.lock.name),
       owners[k]!.text,
-      j.ageSeconds === null ? "?" : formatAge(j.ageSeconds),
-      stateCell(j),
+      j.ageSeconds === null ? "?" : roundAge(j.ageSeconds),
       `${verb(j)} (${j.verdict.reason})`,
       shortWhy(j),
     ]);
-    const header = ["LOCK", "OWNER", "AGE", "BUILD", "VERDICT", "WHY"];
+    const header = ["LOCK", "OWNER", "AGE", "VERDICT", "WHY"];
     const natural = header.map((h, i) => Math.max(h.length, ...rows.map((row) => len(row[i] ?? ""))));
     const minOwner = Math.max(header[1]!.length, ...owners.map((o) => (o.note ? Math.min(len(o.text), 12) : len(o.text))));
-    const { widths, showBuild, showWhy } = layout(natural, minOwner, width);
-    const visible = header.map((_, i) => i).filter((i) => (i !== 3 || showBuild) && (i !== 5 || showWhy));
+    const { widths, showWhy } = layout(natural, minOwner, width);
+    const visible = header.map((_, i) => i).filter((i) => i !== 4 || showWhy);
     const last = visible[visible.length - 1]!;
     const line = (cells: string[], style: (i: number, text: string) => string) =>
       (
@@ -279,7 +254,7 @@ export function renderTable(r: RunResult, options: TableOptions): string {
       const owner = owners[k]!;
       out.push(
         line(row, (i, text) => {
-          if (i === 4) return paint(c, j.verdict.reason, text);
+          if (i === 3) return paint(c, j.verdict.reason, text);
           if (i === 1) return link(owner.url, text, options.hyperlinks ?? false);
           return text;
         }),

@@ -205,7 +205,7 @@ describe("while clean waits on the API about X, X and Y are released in one comm
         await releaseTogether(other, [X, Y]);
         reclaim = await w.claim("aws", "env-2", { status: "started" }, other);
       };
-      const run = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120"], w.env);
+      const run = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120s"], w.env);
       const report = ok(run, "clean");
       assert.equal(held, 1, "clean asked about X once: the second judgement is about X's new claim");
       assert.equal(report.attempts, 2, "one refused push, one fresh judgement");
@@ -242,7 +242,7 @@ describe("two cleans at once", () => {
         held.open();
         await resume.promise;
       };
-      const a = poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120"], w.env);
+      const a = poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120s"], w.env);
       await held.promise;
       // A is stuck on its question about X. B runs from start to end meanwhile.
       const b = ok(await poolBoy(["clean", "--json"], w.env), "the second clean");
@@ -276,7 +276,7 @@ describe("two cleans at once", () => {
         if (++waiting === 2) both.open();
         await both.promise;
       };
-      const runs = await Promise.all([0, 1].map(() => poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120"], w.env)));
+      const runs = await Promise.all([0, 1].map(() => poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120s"], w.env)));
       const reports = runs.map((r, i) => ok(r, `clean ${i + 1}`));
       const winner = reports.findIndex((r) => names(r).length > 0);
       assert.ok(winner >= 0, "one of them released the stale locks");
@@ -309,7 +309,7 @@ describe("two cleans at once", () => {
         await both.promise;
       };
       const env = { ...w.env, PATH: shim.path };
-      const runs = await Promise.all([0, 1].map(() => poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120"], env)));
+      const runs = await Promise.all([0, 1].map(() => poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120s"], env)));
       const reports = runs.map((r, i) => ok(r, `clean ${i + 1}`));
       const released = reports.map(names);
       assert.deepEqual(released.flat().sort(), STALE, `each release reported once, not by both runs (${JSON.stringify(released)})`);
@@ -344,7 +344,7 @@ describe("two cleans at once", () => {
         if (waiting === 2) both.open();
         await both.promise;
       };
-      const args = ["clean", "--json", "--verbose", "--api-timeout", "120", "--cache-dir", cache];
+      const args = ["clean", "--json", "--verbose", "--api-timeout", "120s", "--cache-dir", cache];
       const env = shim ? { ...w.env, PATH: shim.path } : w.env;
       const one = poolBoy(args, env);
       // staggered: the second starts when the first has synced and waits on the API, so the two
