@@ -140,8 +140,8 @@ function ownerRefs(j: JudgedLock): BuildRef[] {
 interface OwnerCell {
   text: string;
   url: string | null;
-  /** a person's note: may be shortened */
-  note: boolean;
+  /** a person's note (without its quotes): may be shortened */
+  note: string | null;
 }
 
 function ownerCell(j: JudgedLock, names: Map<string, string>, atcUrl: string | null): OwnerCell {
@@ -149,11 +149,11 @@ function ownerCell(j: JudgedLock, names: Map<string, string>, atcUrl: string | n
   const o = j.owner;
   const claimer = j.claim?.owner ?? null;
   if ((o.kind === "running" || o.kind === "finished" || o.kind === "waiting") && o.handedOff)
-    return { text: `${name(o.holder.ref)} (from ${claimer ? name(claimer) : "unknown"})`, url: buildUrl(atcUrl, o.holder.ref), note: false };
-  if (claimer) return { text: name(claimer), url: buildUrl(atcUrl, claimer), note: false };
+    return { text: `${name(o.holder.ref)} (from ${claimer ? name(claimer) : "unknown"})`, url: buildUrl(atcUrl, o.holder.ref), note: null };
+  if (claimer) return { text: name(claimer), url: buildUrl(atcUrl, claimer), note: null };
   const note = personNote(j);
-  if (note !== null) return { text: `"${cut(printable(note), NOTE_MAX - 2)}"`, url: null, note: true };
-  return { text: "unknown", url: null, note: false };
+  if (note !== null) return { text: `"${cut(printable(note), NOTE_MAX - 2)}"`, url: null, note: printable(note) };
+  return { text: "unknown", url: null, note: null };
 }
 
 /** Column widths that fit `width`: WHY shrinks first (then goes), then a person's note. */
@@ -169,7 +169,10 @@ function layout(natural: number[], minOwner: number, width: number): { widths: n
   shrink(4, MIN_WHY);
   shrink(1, minOwner);
   shrink(4, 4);
-  return { widths: w, showWhy: excess <= 0 };
+  if (excess <= 0) return { widths: w, showWhy: true };
+  // No room for WHY at all: what it gave back goes to a person's note.
+  w[1] = Math.min(natural[1]!, Math.max(w[1]!, width - (total(4) - w[1]!)));
+  return { widths: w, showWhy: false };
 }
 
 function where(r: RunResult): string {
@@ -234,8 +237,12 @@ export function renderTable(r: RunResult, options: TableOptions): string {
     ]);
     const header = ["LOCK", "OWNER", "AGE", "VERDICT", "WHY"];
     const natural = header.map((h, i) => Math.max(h.length, ...rows.map((row) => len(row[i] ?? ""))));
-    const minOwner = Math.max(header[1]!.length, ...owners.map((o) => (o.note ? Math.min(len(o.text), 12) : len(o.text))));
+    const minOwner = Math.max(header[1]!.length, ...owners.map((o) => (o.note !== null ? Math.min(len(o.text), 12) : len(o.text))));
     const { widths, showWhy } = layout(natural, minOwner, width);
+    // A shortened note keeps its closing quote.
+    owners.forEach((o, k) => {
+      if (o.note !== null && len(o.text) > widths[1]!) rows[k]![1] = `"${cut(o.note, widths[1]! - 2)}"`;
+    });
     const visible = header.map((_, i) => i).filter((i) => i !== 4 || showWhy);
     const last = visible[visible.length - 1]!;
     const line = (cells: string[], style: (i: number, text: string) => string) =>

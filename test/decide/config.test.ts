@@ -146,3 +146,78 @@ test("colour: only on a terminal, never with NO_COLOR", () => {
 test("a CA certificate file must hold a PEM certificate", () => {
   assert.match(problems({ ...base, concourseUrl: "https://ci", caCert: "/ca.pem" }, {}, { files: { "/ca.pem": "not a cert" } }).join(), /holds no PEM certificate/);
 });
+
+test("no --pools: every pool, no timeout (status and clean alike)", () => {
+  for (const command of ["status", "clean"] as const) {
+    const r = resolve({ repo: "/r" }, {}, { command });
+    assert.ok(r.ok);
+    assert.deepEqual(r.config.pools, { named: [], wildcard: null, unset: true });
+    assert.deepEqual(policiesFor(["b", "a"], r.config.pools), [
+      { pool: "a", timeoutSeconds: null, unset: true },
+      { pool: "b", timeoutSeconds: null, unset: true },
+    ]);
+  }
+});
+
+const onlyCases: Array<[string, Flags, Record<string, string>, Array<{ pool: string; lock: string | null }> | RegExp]> = [
+  ["a pool", { only: ["aws"] }, {}, [{ pool: "aws", lock: null }]],
+  ["a lock, repeated", { only: ["aws/env-1", "aws/env-2", "aws/env-1"] }, {}, [{ pool: "aws", lock: "env-1" }, { pool: "aws", lock: "env-2" }]],
+  ["from the environment", {}, { POOL_BOY_ONLY: "aws, aws/env-1" }, [{ pool: "aws", lock: null }, { pool: "aws", lock: "env-1" }]],
+  ["the flag beats the environment", { only: ["aws/x"] }, { POOL_BOY_ONLY: "aws" }, [{ pool: "aws", lock: "x" }]],
+  ["not among --pools", { only: ["gcp"] }, {}, /--only: pool "gcp" is not among --pools \(aws\)/],
+  ["an empty pool", { only: ["/x"] }, {}, /--only: "\/x" is not POOL or POOL\/LOCK/],
+  ["a lock path", { only: ["aws/a/b"] }, {}, /--only: "aws\/a\/b" is not POOL or POOL\/LOCK .*the lock is a file name/],
+  ["a hidden pool", { only: [".git"] }, {}, /is not POOL or POOL\/LOCK/],
+];
+for (const [name, flags, env, want] of onlyCases) {
+  test(`--only: ${name}`, () => {
+    const r = resolve({ ...base, ...flags }, env);
+    if (want instanceof RegExp) assert.match(r.ok ? "" : r.problems.join("\n"), want);
+    else {
+      assert.ok(r.ok, r.ok ? "" : r.problems.join("\n"));
+      assert.deepEqual(r.config.only, want);
+    }
+  });
+}
+
+const apiTimeouts: Array<[string, number | RegExp]> = [
+  ["10s", 10_000],
+  ["1m", 60_000],
+  ["1m30s", 90_000],
+  ["10", /--api-timeout: "10" has no unit \(write e\.g\. "10s"\)/],
+  ["0s", /is not a duration/],
+  ["soon", /is not a duration/],
+];
+for (const [text, want] of apiTimeouts) {
+  test(`--api-timeout ${text}`, () => {
+    const r = resolve({ ...base, apiTimeout: text, concourseUrl: "https://ci.example.com" });
+    if (want instanceof RegExp) assert.match(r.ok ? "" : r.problems.join("\n"), want);
+    else {
+      assert.ok(r.ok);
+      assert.equal(r.config.atc?.timeoutMs, want);
+    }
+  });
+}
+
+const widths: Array<[string, Record<string, string>, boolean, number | undefined, number, boolean]> = [
+  ["COLUMNS wins", { COLUMNS: "100" }, true, 120, 100, true],
+  ["the terminal's width", {}, true, 120, 120, true],
+  ["not a terminal: 80", {}, false, undefined, 80, false],
+  ["a COLUMNS that is no number is ignored", { COLUMNS: "wide" }, false, undefined, 80, false],
+  ["a dumb terminal gets no hyperlinks", { TERM: "dumb" }, true, 90, 90, false],
+];
+for (const [name, env, isTTY, terminalColumns, columns, hyperlinks] of widths) {
+  test(`width: ${name}`, () => {
+    const r = resolve(base, env, { isTTY, terminalColumns });
+    assert.ok(r.ok);
+    assert.equal(r.config.columns, columns);
+    assert.equal(r.config.hyperlinks, hyperlinks);
+  });
+}
+
+test("--exit-code: status only", () => {
+  const s = resolve({ ...base, exitCode: true });
+  assert.ok(s.ok && s.config.exitCode);
+  const c = resolve(base, { POOL_BOY_EXIT_CODE: "1" }, { command: "clean" });
+  assert.ok(c.ok && !c.config.exitCode);
+});
