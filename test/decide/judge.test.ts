@@ -89,3 +89,19 @@ test("formatAge says ages as people do", () => {
   assert.equal(formatAge(5 * 3600 + 3), "5h");
   assert.equal(formatAge(30 * 60 + 3), "30m 3s");
 });
+
+// No --pools: no timeout at all. The API still decides; what only a timeout could judge is kept.
+const unsetCases: Array<[string, OwnerState, string | null, `${Verdict["action"]}/${Verdict["reason"]}`]> = [
+  ["running", running("started"), "30d", "keep/alive"],
+  ["finished", finished("failed"), "1m", "release/finished"],
+  ["silent, however old", silent(), "30d", "keep/unknown"],
+  ["waiting, however old", waiting(), "30d", "keep/unknown"],
+  ["silent, no claim commit", silent(), null, "keep/unknown"],
+];
+for (const [name, owner, age, want] of unsetCases) {
+  test(`no timeout given: ${name} → ${want}`, () => {
+    const v = judge(claimedAgo(age), owner, { pool: "aws", timeoutSeconds: null, unset: true }, NOW);
+    assert.equal(`${v.action}/${v.reason}`, want);
+    if (v.reason === "unknown") assert.match(v.detail, /no timeout given for the pool \(--pools\)/);
+  });
+}

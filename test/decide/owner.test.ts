@@ -113,3 +113,22 @@ for (const [name, ref, lookup, want] of lookups) {
     assert.equal("done" in step ? step.done.kind : "follow", want);
   });
 }
+
+// The JSON's `cause`: why the owner could not be judged, one code per case.
+const causes: Array<[string, OwnerState, string]> = [
+  ["no owner in the message", (ownerFromLookup(null, "no-api") as { done: OwnerState }).done, "no-owner"],
+  ["no API", (ownerFromLookup(deployRef, "no-api") as { done: OwnerState }).done, "no-api"],
+  ["404", (ownerFromLookup(deployRef, { kind: "not-found", detail: "HTTP 404" }) as { done: OwnerState }).done, "not-found"],
+  ["403", (ownerFromLookup(deployRef, { kind: "no-access", status: 403, detail: "forbidden" }) as { done: OwnerState }).done, "no-access"],
+  ["transient", (ownerFromLookup(deployRef, { kind: "transient", detail: "HTTP 503" }) as { done: OwnerState }).done, "api-error"],
+  ["versions cleared", decideHandoff(facts([], { versions: found([]) })), "handoff-unknown"],
+  ["versions 404", decideHandoff(facts([], { versions: { kind: "not-found", detail: "HTTP 404" } })), "handoff-unknown"],
+  ["versions 401", decideHandoff(facts([], { versions: { kind: "no-access", status: 401, detail: "no" } })), "no-access"],
+  ["versions failing", decideHandoff(facts([], { versions: { kind: "transient", detail: "HTTP 502" } })), "api-error"],
+];
+for (const [name, state, want] of causes) {
+  test(`cause: ${name} → ${want}`, () => {
+    assert.ok(state.kind === "silent" || state.kind === "unreachable");
+    assert.equal(state.cause, want);
+  });
+}
