@@ -48,6 +48,7 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 
 function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolean } = {}): Command {
   const env = (name: string) => ` (env ${name})`;
+  const before = cmd.options.length;
   if (options.exitCode)
     cmd.option("--exit-code", `exit ${EXIT.wouldRelease} when something would be released, 0 otherwise${env(ENV.exitCode)}`);
   cmd
@@ -79,7 +80,7 @@ function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolea
     .option("--debug", `print stack traces of unexpected failures${env(ENV.debug)}`)
     .addOption(new Option("--password <password>").hideHelp())
     .addOption(new Option("--token <token>").hideHelp());
-  if (options.hidden) for (const option of cmd.options) option.hideHelp();
+  if (options.hidden) for (const option of cmd.options.slice(before)) option.hideHelp();
   return cmd;
 }
 
