@@ -88,6 +88,7 @@ const OTHER_TOOLS: Record<string, string> = {
   "--no-install-recommends": "apt-get install",
   "--variant": "debootstrap",
   "--objects": "git rev-list",
+  "--bare": "git clone",
 };
 /** `npm run bench -- …`: checked against the benchmark's own list below. */
 const BENCH = ["--commits", "--pools", "--locks", "--claimed", "--latency", "--oldest", "--new", "--repeat", "--seed", "--keep"];
