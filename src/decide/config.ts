@@ -97,7 +97,7 @@ export interface Config {
   exitCode: boolean;
   /** the width the table fits: COLUMNS, else the terminal's, else 80 */
   columns: number;
-  /** OSC 8 hyperlinks in the table: stdout is a terminal that is not dumb */
+  /** OSC 8 hyperlinks in the table: as colour, a terminal that is not dumb, no --no-color or NO_COLOR */
   hyperlinks: boolean;
   /** the fly target used, if any (for the report's header) */
   target: string | null;
@@ -371,7 +371,6 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const columnsText = env.COLUMNS;
   const columnsEnv = columnsText !== undefined && /^\d+$/.test(columnsText.trim()) && Number(columnsText) > 0 ? Number(columnsText) : undefined;
   const columns = columnsEnv ?? (input.isTTY && input.terminalColumns && input.terminalColumns > 0 ? input.terminalColumns : DEFAULT_COLUMNS);
-  const hyperlinks = input.isTTY && env.TERM !== "dumb";
 
   const json = pickBool(flags.json, ENV.json);
   const verbose = pickBool(flags.verbose, ENV.verbose);
@@ -379,6 +378,8 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== "";
   // commander sets color=true unless --no-color is given, so only `false` is a choice.
   const color = flags.color !== false && input.isTTY && !noColor && env.TERM !== "dumb";
+  // Links go where colour goes: a terminal that is not dumb; --no-color and NO_COLOR turn both off.
+  const hyperlinks = color;
 
   if (problems.length > 0 || !repo) return { ok: false, problems };
   return {

@@ -40,13 +40,6 @@ export function cut(text: string, width: number): string {
   return chars.slice(0, width - 1).join("") + "…";
 }
 
-/** Cut from the left (for paths: the end says most). */
-function cutLeft(text: string, width: number): string {
-  const chars = [...text];
-  if (chars.length <= width) return text;
-  return "…" + chars.slice(chars.length - width + 1).join("");
-}
-
 function pad(text: string, width: number): string {
   return text + " ".repeat(Math.max(0, width - len(text)));
 }
@@ -190,8 +183,11 @@ export function renderTable(r: RunResult, options: TableOptions): string {
 
   // Run-wide facts, once.
   out.push(c.bold(`pool-boy ${r.command}`) + c.dim(cut(where(r), width - len(`pool-boy ${r.command}`))));
-  const head = ` (${r.branch} @ ${r.head.slice(0, 8)})`;
-  out.push(c.dim(cutLeft(printable(r.repo), Math.max(10, width - len(head))) + head));
+  // The repository is said whole (it is what a person looks for); too long, the branch goes below.
+  const head = `(${printable(r.branch)} @ ${r.head.slice(0, 8)})`;
+  const repo = printable(r.repo);
+  if (len(repo) + 1 + len(head) <= width) out.push(c.dim(`${repo} ${head}`));
+  else out.push(c.dim(repo), c.dim(`  ${head}`));
   const facts: string[] = [];
   if (r.mode === "timeout-only") facts.push("No Concourse API configured: only the pools' timeouts apply.");
   if (r.policies?.some((p) => p.unset))
@@ -275,7 +271,8 @@ export function renderTable(r: RunResult, options: TableOptions): string {
     });
   }
   out.push("");
-  out.push(...wrap(summaryLine(r), width, ""));
+  // One line whatever the width, so that a log can be searched for it.
+  out.push(summaryLine(r));
   return out.join("\n") + "\n";
 }
 

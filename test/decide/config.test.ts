@@ -205,6 +205,7 @@ const widths: Array<[string, Record<string, string>, boolean, number | undefined
   ["not a terminal: 80", {}, false, undefined, 80, false],
   ["a COLUMNS that is no number is ignored", { COLUMNS: "wide" }, false, undefined, 80, false],
   ["a dumb terminal gets no hyperlinks", { TERM: "dumb" }, true, 90, 90, false],
+  ["NO_COLOR: no hyperlinks either", { NO_COLOR: "1" }, true, 90, 90, false],
 ];
 for (const [name, env, isTTY, terminalColumns, columns, hyperlinks] of widths) {
   test(`width: ${name}`, () => {
