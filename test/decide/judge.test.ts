@@ -76,7 +76,7 @@ test("a claim dated in the future counts as new", () => {
 const durations: Array<[string, number | null | undefined]> = [
   ["90", 5400], ["90m", 5400], ["2h", 7200], ["1d", 86400], ["1h30m", 5400], ["45s", 45], ["1w", 604800],
   ["never", null], ["NEVER", null], [" 2h ", 7200],
-  ["", undefined], ["0", undefined], ["0m", undefined], ["90x", undefined], ["h", undefined], ["-5", undefined], ["2h foo", undefined], ["1.5h", 5400],
+  ["", undefined], ["0", 0], ["00", 0], ["0m", 0], ["0.4s", 0.4], [`${"9".repeat(400)}`, Infinity], ["90x", undefined], ["h", undefined], ["-5", undefined], ["2h foo", undefined], ["1.5h", 5400],
 ];
 for (const [text, want] of durations) test(`parseDuration(${JSON.stringify(text)}) = ${want}`, () => assert.equal(parseDuration(text), want));
 
