@@ -5,10 +5,10 @@ import { Command, CommanderError, Option } from "commander";
 import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTargetInput } from "../decide/config.js";
 import { readFlyTarget } from "../io/atc/flyrc-input.js";
 import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
-import { redact, registerSecret } from "../core/redact.js";
+import { redact, registerSecret, safeUrl } from "../core/redact.js";
 import { run } from "../run.js";
 import { renderTable } from "../report/table.js";
-import { resultJson } from "../report/json.js";
+import { errorJson, failureJson, resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
 
@@ -84,7 +84,24 @@ async function readInputs(flags: Flags, env: Record<string, string | undefined>)
   return { files, flyTarget };
 }
 
-async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io): Promise<number> {
+/** What a run had got to when it failed, for the --json failure document. */
+interface Had {
+  json: boolean;
+  command: PoolBoyCommand | null;
+  repo?: string;
+  branch?: string | null;
+  result: RunResult | null;
+}
+
+/** --json or POOL_BOY_JSON, read before commander or the config has had a say (they may fail). */
+function wantsJson(argv: string[], env: Record<string, string | undefined>): boolean {
+  const end = argv.indexOf("--");
+  if ((end < 0 ? argv : argv.slice(0, end)).includes("--json")) return true;
+  return ["1", "true", "yes", "on"].includes((env[ENV.json] ?? "").trim().toLowerCase());
+}
+
+async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io, had: Had): Promise<number> {
+  had.command = command;
   if (flags.password !== undefined || flags.token !== undefined) {
     registerSecret(flags.password);
     registerSecret(flags.token);
@@ -102,6 +119,9 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   const resolved = resolveConfig({ command, flags, env: io.env, ...inputs, isTTY: Boolean(io.stdout.isTTY) });
   if (!resolved.ok) throw new ConfigErrors(resolved.problems);
   const config = resolved.config;
+  had.json = config.json;
+  had.repo = safeUrl(config.repo);
+  had.branch = config.branch;
   if (config.atc?.auth.kind === "password") registerSecret(config.atc.auth.password);
   if (config.atc?.auth.kind === "token") registerSecret(config.atc.auth.token);
 
@@ -133,7 +153,9 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
       // a successful run is its own exit code and never undoes a release.
       const metricsError = await reportMetrics(config, result, (Date.now() - started) / 1000, log).catch((e: unknown) => e);
       if (metricsError && result) {
-        writeResult(config, result, io);
+        // --json: one document, the result and the error together (written where the error is caught)
+        if (config.json) had.result = result;
+        else writeResult(config, result, io);
         throw metricsError;
       }
     }
@@ -160,7 +182,25 @@ function printError(error: unknown, io: Io, debug: boolean): number {
   return EXIT.bug;
 }
 
+/**
+ * A reader that goes away (`pool-boy status | head`) is no crash: the run goes on to its end (a
+ * clean is never cut short half-way, temporary files are removed), writes to the closed stream are
+ * dropped, and the exit code is the run's.
+ */
+function tolerateClosedPipes(io: Io): void {
+  for (const stream of [io.stdout, io.stderr]) {
+    const s = stream as NodeJS.WritableStream & { listenerCount?: (event: string) => number };
+    s.on?.("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED" || error.code === "ECONNRESET") return;
+      // nowhere left to report it: the exit code still tells
+    });
+  }
+}
+
 export async function main(io: Io): Promise<number> {
+  tolerateClosedPipes(io);
+  const first = io.argv[0];
+  const had: Had = { json: wantsJson(io.argv, io.env), command: first === "status" || first === "clean" ? first : null, result: null };
   let debug = ["1", "true", "yes"].includes((io.env[ENV.debug] ?? "").toLowerCase());
   const program = new Command("pool-boy")
     .description("Keeps Concourse pool-resource lock pools healthy: finds claimed locks whose owner build is gone and gives them back.")
@@ -176,7 +216,7 @@ export async function main(io: Io): Promise<number> {
   let code: number = EXIT.ok;
   const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string }) => {
     debug = debug || Boolean(flags.debug);
-    code = await execute(command, flags, io);
+    code = await execute(command, flags, io, had);
   };
   addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"))
     .addHelpText("after", EXAMPLES)
@@ -185,9 +225,11 @@ export async function main(io: Io): Promise<number> {
     .addHelpText("after", EXAMPLES)
     .action(action("clean"));
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  const usageHint = "run pool-boy --help for usage";
   try {
     if (io.argv.length === 0) {
       program.outputHelp({ error: true });
+      if (had.json) writeFailure(errorJson(null, { message: "no command given: use status or clean", hint: usageHint }), had, io);
       return EXIT.usage;
     }
     await program.parseAsync(io.argv, { from: "user" });
@@ -195,8 +237,17 @@ export async function main(io: Io): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return EXIT.ok;
+      if (had.json) writeFailure(errorJson(null, { message: error.message.replace(/^error: /, ""), hint: usageHint }), had, io);
       return EXIT.usage;
     }
-    return printError(error, io, debug);
+    const exitCode = printError(error, io, debug);
+    if (had.json) writeFailure({ ...errorJson(error), exitCode }, had, io);
+    return exitCode;
   }
+}
+
+/** --json on failure: still one document on stdout (the message is on stderr too, for people). */
+function writeFailure(error: ReturnType<typeof errorJson>, had: Had, io: Io): void {
+  const doc = failureJson(error, { command: had.command, repo: had.repo, branch: had.branch, result: had.result });
+  io.stdout.write(redact(JSON.stringify(doc, null, 2)) + "\n");
 }
