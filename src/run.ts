@@ -11,7 +11,7 @@ import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
 import { scanRepo } from "./io/git/scan.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwners, type OwnerApi } from "./io/atc/ask.js";
-import { judge, ageSeconds } from "./decide/judge.js";
+import { judge, ageSeconds, aheadSeconds } from "./decide/judge.js";
 import { planRelease } from "./decide/plan.js";
 import { applyRelease } from "./io/git/apply.js";
 import { connectAtc, type AtcClient } from "./io/atc/client.js";
@@ -45,7 +45,7 @@ async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api
   return locks.map((lock, i) => {
     const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
     const owner = owners[i]!;
-    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), policy };
+    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), aheadSeconds: aheadSeconds(lock, now), policy };
   });
 }
 

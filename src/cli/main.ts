@@ -6,6 +6,7 @@ import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type Fl
 import { readFlyTarget } from "../io/atc/flyrc-input.js";
 import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
 import { redact, registerSecret, safeUrl } from "../core/redact.js";
+import { escapeText } from "../core/escape.js";
 import { run } from "../run.js";
 import { renderTable } from "../report/table.js";
 import { errorJson, failureJson, resultJson } from "../report/json.js";
@@ -139,7 +140,7 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   const log = (line: string) => {
     if (!config.verbose) return;
     clearProgress();
-    io.stderr.write(`pool-boy: ${redact(line)}\n`);
+    io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
   };
 
   const started = Date.now();
@@ -172,13 +173,14 @@ function writeResult(config: { json: boolean; color: boolean; verbose: boolean }
 function printError(error: unknown, io: Io, debug: boolean): number {
   if (error instanceof PoolBoyError) {
     const lines = error.message.split("\n");
-    for (const line of lines) io.stderr.write(`pool-boy: ${redact(line)}\n`);
-    if (error.hint) io.stderr.write(`  ${redact(error.hint)}\n`);
+    // repository and API text inside a message is shown, not executed: one escaped line each
+    for (const line of lines) io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
+    if (error.hint) io.stderr.write(`  ${escapeText(redact(error.hint))}\n`);
     if (debug && error.cause instanceof Error && error.cause.stack) io.stderr.write(redact(error.cause.stack) + "\n");
     return error.exitCode;
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack)}\n`);
+  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack).split("\n").map(escapeText).join("\n")}\n`);
   return EXIT.bug;
 }
 
@@ -211,7 +213,7 @@ export async function main(io: Io): Promise<number> {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`pool-boy: ${redact(s.replace(/^error: /, ""))}`),
+      outputError: (s, write) => write(`pool-boy: ${escapeText(redact(s.replace(/^error: /, "").replace(/\n$/, "")))}\n`),
     });
   let code: number = EXIT.ok;
   const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string }) => {

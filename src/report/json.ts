@@ -30,6 +30,7 @@ export function lockJson(j: JudgedLock) {
     detail: j.verdict.detail,
     claimedAt: j.lock.claim ? j.lock.claim.committedAt.toISOString() : null,
     ageSeconds: j.ageSeconds,
+    aheadSeconds: j.aheadSeconds ?? (j.lock.claim ? 0 : null),
     timeoutSeconds: j.policy.timeoutSeconds,
     commit: j.lock.claim?.sha ?? null,
     format: j.claim?.format ?? null,
