@@ -164,7 +164,7 @@ export function parsePools(spec: string, source: string): { selection: PoolSelec
     }
     const timeout = parsed === null ? null : Math.round(parsed);
     if (pool === "*") {
-      if (wildcard !== undefined) problems.push(`${source}: "*" is given twice`);
+      if (wildcard !== undefined) problems.push(`${source}: "*" is given twice (keep one "*" entry)`);
       wildcard = timeout;
       continue;
     }
@@ -173,7 +173,7 @@ export function parsePools(spec: string, source: string): { selection: PoolSelec
       continue;
     }
     if (named.some((p) => p.pool === pool)) {
-      problems.push(`${source}: pool "${pool}" is given twice`);
+      problems.push(`${source}: pool "${pool}" is given twice (keep one "${pool}:…" entry)`);
       continue;
     }
     named.push({ pool, timeoutSeconds: timeout });
@@ -318,7 +318,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
       return undefined;
     }
     const trimmed = text.replace(/\r?\n$/, "");
-    if (trimmed.length === 0) problems.push(`${source}: "${path}" is empty`);
+    if (trimmed.length === 0) problems.push(`${source}: "${path}" is empty (it must hold the secret itself, on its first line)`);
     return trimmed;
   };
   let password = env[ENV.password] || undefined;
