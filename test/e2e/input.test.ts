@@ -2,6 +2,9 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createPoolRepo, type PoolRepo } from "../support/pool-repo.js";
 import { poolBoy, BIN, type CliRun } from "../support/cli.js";
 
@@ -67,6 +70,21 @@ describe("pool timeouts and option bounds through the CLI", () => {
     const longest = await poolBoy(["status", "--json", "--repo", repo.path, "--pools", "aws:365d"], { HOME: "/nonexistent" });
     assert.equal(longest.code, 0, longest.stderr);
     assert.equal((JSON.parse(longest.stdout) as { locks: Array<{ timeoutSeconds: number }> }).locks[0]?.timeoutSeconds, 365 * 86400);
+  });
+});
+
+describe("messages name the input given", () => {
+  test("a bad api in .flyrc names the target and the file, not CONCOURSE_BASE_URL", async () => {
+    const home = await mkdtemp(join(tmpdir(), "pool-boy-flyrc-"));
+    try {
+      await writeFile(join(home, ".flyrc"), "targets:\n  ci:\n    api: ci.example.com\n    team: main\n    token:\n      type: bearer\n      value: tok-abcdef-123\n");
+      const run = await poolBoy(["status", "--repo", "/nonexistent.git", "--pools", "aws:2h"], { HOME: home, POOL_BOY_TARGET: "ci" });
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, new RegExp(`^pool-boy: POOL_BOY_TARGET=ci: the target's api "ci\\.example\\.com" in ${join(home, ".flyrc").replace(/[.]/g, "\\.")} is not an http\\(s\\) URL`, "m"));
+      assert.doesNotMatch(run.stderr, /CONCOURSE_BASE_URL|tok-abcdef-123/);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });
 
