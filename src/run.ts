@@ -23,6 +23,8 @@ export interface RunDeps {
   log: (line: string) => void;
   /** a short progress note for a terminal */
   progress: (line: string) => void;
+  /** each judgement as it is made, before anything is released (for --json when a later step fails) */
+  judged?: (result: RunResult) => void;
 }
 
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
@@ -92,6 +94,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         finishedAt: deps.now(),
         warnings,
       });
+      deps.judged?.(result([], []));
       if (config.command === "status") return result([], []);
 
       const plan = planRelease(snapshot.head, snapshot.branch, judged);

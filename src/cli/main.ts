@@ -91,7 +91,10 @@ interface Had {
   command: PoolBoyCommand | null;
   repo?: string;
   branch?: string | null;
+  /** the finished run (only the metrics failed after it) */
   result: RunResult | null;
+  /** the last judgement, when a later step (the push) failed: nothing was released */
+  judged?: RunResult;
 }
 
 /** --json or POOL_BOY_JSON, read before commander or the config has had a say (they may fail). */
@@ -146,7 +149,7 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   const started = Date.now();
   let result: RunResult | null = null;
   try {
-    result = await run(config, { env: io.env, now: () => new Date(), log, progress });
+    result = await run(config, { env: io.env, now: () => new Date(), log, progress, judged: (r) => (had.judged = r) });
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -250,6 +253,6 @@ export async function main(io: Io): Promise<number> {
 
 /** --json on failure: still one document on stdout (the message is on stderr too, for people). */
 function writeFailure(error: ReturnType<typeof errorJson>, had: Had, io: Io): void {
-  const doc = failureJson(error, { command: had.command, repo: had.repo, branch: had.branch, result: had.result });
+  const doc = failureJson(error, { command: had.command, repo: had.repo, branch: had.branch, result: had.result ?? had.judged ?? null });
   io.stdout.write(redact(JSON.stringify(doc, null, 2)) + "\n");
 }

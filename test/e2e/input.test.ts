@@ -165,6 +165,25 @@ describe("--json prints one document on failure too", () => {
     assert.equal(doc.locks?.length, 1, "what the run had");
   });
 
+  test("exit 3 after the judgement (the push is refused by a hook): what was judged, nothing released", async () => {
+    const hooked = await smallRepo();
+    try {
+      const hook = join(hooked.path, "hooks", "pre-receive");
+      await writeFile(hook, "#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n", { mode: 0o755 });
+      const head = await hooked.head();
+      const run = await poolBoy(["clean", "--json", "--repo", hooked.path, "--pools", "aws:2h"], { HOME: "/nonexistent" });
+      assert.equal(run.code, 3, run.stderr);
+      const doc = failure(run) as Omit<FailureDoc, "locks"> & { locks: Array<{ name: string; verdict: string }>; released: unknown[]; commits: unknown[] };
+      assert.equal(doc.error.kind, "git");
+      assert.deepEqual(doc.locks.map((l) => `${l.name}/${l.verdict}`), ["env-1/release"], "the judgement it had");
+      assert.deepEqual(doc.released, [], "nothing released");
+      assert.deepEqual(doc.commits, []);
+      assert.equal(await hooked.head(), head);
+    } finally {
+      await hooked.cleanup();
+    }
+  });
+
   test("without --json, stdout stays empty on failure", async () => {
     const run = await poolBoy(["status", "--repo", "/nonexistent/pool.git", "--pools", "aws:2h"], { HOME: "/nonexistent" });
     assert.equal(run.code, 3);
