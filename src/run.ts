@@ -11,7 +11,7 @@ import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
 import { scanRepo } from "./io/git/scan.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwners, type OwnerApi } from "./io/atc/ask.js";
-import { judge, ageSeconds } from "./decide/judge.js";
+import { judge, ageSeconds, aheadSeconds } from "./decide/judge.js";
 import { planRelease } from "./decide/plan.js";
 import { applyRelease } from "./io/git/apply.js";
 import { connectAtc, type AtcClient } from "./io/atc/client.js";
@@ -23,6 +23,8 @@ export interface RunDeps {
   log: (line: string) => void;
   /** a short progress note for a terminal */
   progress: (line: string) => void;
+  /** each judgement as it is made, before anything is released (for --json when a later step fails) */
+  judged?: (result: RunResult) => void;
 }
 
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
@@ -45,7 +47,7 @@ async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api
   return locks.map((lock, i) => {
     const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
     const owner = owners[i]!;
-    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), policy };
+    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), aheadSeconds: aheadSeconds(lock, now), policy };
   });
 }
 
@@ -92,6 +94,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         finishedAt: deps.now(),
         warnings,
       });
+      deps.judged?.(result([], []));
       if (config.command === "status") return result([], []);
 
       const plan = planRelease(snapshot.head, snapshot.branch, judged);

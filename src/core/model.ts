@@ -144,6 +144,8 @@ export interface JudgedLock {
   verdict: Verdict;
   /** seconds between the claim commit and the judgement, null when no claim commit was found */
   ageSeconds: number | null;
+  /** seconds the claim commit is dated ahead of the judgement (clock skew): 0 when it is not, null without a claim commit */
+  aheadSeconds?: number | null;
   policy: PoolPolicy;
 }
 

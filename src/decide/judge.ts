@@ -7,10 +7,20 @@ import type { ClaimedLock, OwnerState, PoolPolicy, Verdict } from "../core/model
 import { shortRef } from "./owner.js";
 import { formatAge, formatTimeout } from "../core/durations.js";
 
+/**
+ * Seconds since the claim commit's date. A claim dated in the future (the claimer's clock is
+ * ahead) is 0 seconds old until that date comes, and its age then counts from that date: a
+ * skewed claim is released later, never earlier.
+ */
 export function ageSeconds(lock: ClaimedLock, now: Date): number | null {
   if (!lock.claim) return null;
-  // A claim dated in the future (clock skew between committers) counts as brand new.
   return Math.max(0, Math.floor((now.getTime() - lock.claim.committedAt.getTime()) / 1000));
+}
+
+/** Seconds the claim commit is dated ahead of `now` (clock skew); 0 when it is not, null without a claim commit. */
+export function aheadSeconds(lock: ClaimedLock, now: Date): number | null {
+  if (!lock.claim) return null;
+  return Math.max(0, Math.floor((lock.claim.committedAt.getTime() - now.getTime()) / 1000));
 }
 
 export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, now: Date): Verdict {
@@ -36,6 +46,14 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
       if (age === null) return { action: "keep", reason: "unknown", detail: `${why}; no claim commit found to age it` };
       if (policy.timeoutSeconds === null)
         return { action: "keep", reason: "young", detail: `${why}; the pool's timeout is never` };
+      // Never released by age while dated in the future, whatever the timeout: the safe side.
+      const ahead = aheadSeconds(lock, now) ?? 0;
+      if (ahead > 0)
+        return {
+          action: "keep",
+          reason: "young",
+          detail: `${why}; the claim is dated ${formatAge(ahead)} ahead of this machine's clock (clock skew), so it is not aged until then`,
+        };
       if (age > policy.timeoutSeconds)
         return {
           action: "release",

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { judge, ageSeconds } from "../../src/decide/judge.js";
+import { judge, ageSeconds, aheadSeconds } from "../../src/decide/judge.js";
 import { parseDuration, formatAge } from "../../src/core/durations.js";
 import type { BuildState, BuildStatus, ClaimedLock, OwnerState, Verdict } from "../../src/core/model.js";
 
@@ -71,12 +71,49 @@ test("a claim dated in the future counts as new", () => {
   const lock = claimedAgo("1m");
   lock.claim!.committedAt = new Date(NOW.getTime() + 3600_000);
   assert.equal(ageSeconds(lock, NOW), 0);
+  assert.equal(aheadSeconds(lock, NOW), 3600);
+  assert.equal(aheadSeconds(claimedAgo("1m"), NOW), 0);
+  assert.equal(aheadSeconds(claimedAgo(null), NOW), null);
+});
+
+// A claim dated ahead of this machine's clock (the claimer's clock is ahead): never released by
+// age while in the future; the API still decides when it can; its age counts from its date after.
+type AheadCase = [name: string, owner: OwnerState, aheadMs: number, timeout: string, want: `${Verdict["action"]}/${Verdict["reason"]}`, detail: RegExp];
+const aheadCases: AheadCase[] = [
+  ["3h ahead, API silent, 1m timeout: kept, said so", silent(), 3 * 3600_000, "1m", "keep/young", /the claim is dated 3h ahead of this machine's clock \(clock skew\), so it is not aged until then/],
+  ["1s ahead, API silent: kept, said so", silent(), 1000, "1m", "keep/young", /dated 1s ahead/],
+  ["400 days ahead, API silent, longest timeout: kept", silent(), 400 * 86400_000, "365d", "keep/young", /dated 400d ahead/],
+  ["ahead, waiting for a hand-off: kept", waiting(), 3600_000, "1m", "keep/young", /waiting for test to take it; the claim is dated 1h ahead/],
+  ["ahead, timeout never: kept, the timeout says why", silent(), 3600_000, "never", "keep/young", /timeout is never/],
+  ["ahead, owner finished: the API decides, released", finished("failed"), 3 * 3600_000, "2h", "release/finished", /failed/],
+  ["ahead, owner running: kept", running("started"), 3 * 3600_000, "2h", "keep/alive", /is started/],
+  ["ahead, API down: kept this run", unreachable(), 3 * 3600_000, "2h", "keep/unknown", /did not answer/],
+  ["less than a second ahead is not ahead: aged 0s", silent(), 500, "1m", "keep/young", /claimed 0s ago, within the 1m timeout/],
+];
+for (const [name, owner, aheadMs, timeout, want, detail] of aheadCases) {
+  test(`future claim: ${name}`, () => {
+    const lock = claimedAgo("1m");
+    lock.claim!.committedAt = new Date(NOW.getTime() + aheadMs);
+    const t = parseDuration(timeout);
+    const v = judge(lock, owner, { pool: "aws", timeoutSeconds: t ?? null }, NOW);
+    assert.equal(`${v.action}/${v.reason}`, want);
+    assert.match(v.detail, detail);
+  });
+}
+
+test("a future claim's age counts from its date once that date has come", () => {
+  const lock = claimedAgo("1m");
+  lock.claim!.committedAt = new Date(NOW.getTime() + 3 * 3600_000);
+  const later = (h: number) => new Date(NOW.getTime() + h * 3600_000);
+  const policy = { pool: "aws", timeoutSeconds: 7200 };
+  assert.equal(judge(lock, silent(), policy, later(4)).reason, "young", "1h after its date: within 2h");
+  assert.equal(judge(lock, silent(), policy, later(5.5)).reason, "stale", "2h30m after its date: over 2h");
 });
 
 const durations: Array<[string, number | null | undefined]> = [
   ["90", 5400], ["90m", 5400], ["2h", 7200], ["1d", 86400], ["1h30m", 5400], ["45s", 45], ["1w", 604800],
   ["never", null], ["NEVER", null], [" 2h ", 7200],
-  ["", undefined], ["0", undefined], ["0m", undefined], ["90x", undefined], ["h", undefined], ["-5", undefined], ["2h foo", undefined], ["1.5h", 5400],
+  ["", undefined], ["0", 0], ["00", 0], ["0m", 0], ["0.4s", 0.4], [`${"9".repeat(400)}`, Infinity], ["90x", undefined], ["h", undefined], ["-5", undefined], ["2h foo", undefined], ["1.5h", 5400],
 ];
 for (const [text, want] of durations) test(`parseDuration(${JSON.stringify(text)}) = ${want}`, () => assert.equal(parseDuration(text), want));
 

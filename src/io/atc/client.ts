@@ -42,6 +42,8 @@ export interface AtcOptions {
   retries: number;
   /** first backoff delay in milliseconds, doubled for each retry (default 250) */
   retryDelayMs?: number;
+  /** where the URL came from, as the user gave it (for messages): "--concourse-url", a fly target… */
+  urlSource?: string;
   log?: (line: string) => void;
 }
 
@@ -61,7 +63,9 @@ export interface AtcClient extends OwnerApi {
   close(): Promise<void>;
 }
 
-const URL_HINT = "set CONCOURSE_BASE_URL/--concourse-url to the Concourse web URL, e.g. https://ci.example.com";
+const URL_SOURCE = "--concourse-url (or CONCOURSE_BASE_URL)";
+const urlHint = (source = URL_SOURCE) => `set ${source} to the Concourse web URL, e.g. https://ci.example.com`;
+const URL_HINT = urlHint();
 const DEFAULT_RETRY_DELAY_MS = 250;
 /** servers before 5.5 ignore `filter`: how many pages of 100 to read looking for the version */
 const MAX_UNFILTERED_PAGES = 10;
@@ -480,16 +484,16 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
         throw new PoolBoyError("atc", redact(`cannot connect to Concourse at ${displayUrl}: ${info.detail}`), "give the CA certificate that signed the server's certificate (PEM), or turn TLS verification off only on a network you trust");
       }
       if (info.unreachable) {
-        throw new PoolBoyError("atc", redact(`cannot reach Concourse at ${displayUrl}: ${info.detail}`), "check that the server is up and that CONCOURSE_BASE_URL/--concourse-url is its web URL, e.g. https://ci.example.com");
+        throw new PoolBoyError("atc", redact(`cannot reach Concourse at ${displayUrl}: ${info.detail}`), `check that the server is up and that ${options.urlSource ?? URL_SOURCE} is its web URL, e.g. https://ci.example.com`);
       }
       // slow or failing but there: go on without the version and let login find the way
       log?.(redact(`GET /api/v1/info failed (${info.detail}); going on without the Concourse version`));
     } else if (info.status >= 300 && info.status < 400) {
-      throw new PoolBoyError("atc", `${displayUrl} redirects /api/v1/info (HTTP ${info.status}): not the Concourse API URL`, URL_HINT);
+      throw new PoolBoyError("atc", `${displayUrl} redirects /api/v1/info (HTTP ${info.status}): not the Concourse API URL`, urlHint(options.urlSource));
     } else {
       const found = info.status === 200 ? infoVersion(info) : undefined;
       if (found === undefined) {
-        throw new PoolBoyError("atc", `${displayUrl} is not a Concourse: GET /api/v1/info answered HTTP ${info.status}${info.status === 200 ? " without a version" : ""}`, URL_HINT);
+        throw new PoolBoyError("atc", `${displayUrl} is not a Concourse: GET /api/v1/info answered HTTP ${info.status}${info.status === 200 ? " without a version" : ""}`, urlHint(options.urlSource));
       }
       version = found;
     }

@@ -139,7 +139,7 @@ export async function passwordLogin(
       body: passwordGrantBody(username, password),
     });
     if (result.kind === "failure") {
-      throw new PoolBoyError("atc", redact(`cannot log in to Concourse at ${displayUrl}: ${result.detail}`), "check that the server is up and the URL is right (CONCOURSE_BASE_URL/--concourse-url)");
+      throw new PoolBoyError("atc", redact(`cannot log in to Concourse at ${displayUrl}: ${result.detail}`), "check that the server is up and that the Concourse URL given (--concourse-url, CONCOURSE_BASE_URL or the fly target's api) is right");
     }
     const dex = dexError(result);
     if (result.status === 200) {
