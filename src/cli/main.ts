@@ -11,6 +11,7 @@ import { renderTable } from "../report/table.js";
 import { resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
+import { writeSummaryFile, SUMMARY_FILE_ENV } from "./summary-file.js";
 
 const VERSION = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
 
@@ -58,6 +59,7 @@ function addOptions(cmd: Command): Command {
     .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile (default 5)${env(ENV.maxAttempts)}`)
     .option("--pushgateway <url>", `push metrics to this Prometheus Pushgateway after the run${env(ENV.pushgateway)}`)
     .option("--metrics-file <file>", `write metrics for node_exporter's textfile collector${env(ENV.metricsFile)}`)
+    .option("--summary-file <file>", `write a short plain-text summary for notifications, also when the run fails${env(SUMMARY_FILE_ENV)}`)
     .option("--json", `print one JSON document on stdout${env(ENV.json)}`)
     .option("-v, --verbose", `say what is being done, on stderr${env(ENV.verbose)}`)
     .option("--no-color", "no colour (NO_COLOR is honoured too)")
@@ -84,7 +86,25 @@ async function readInputs(flags: Flags, env: Record<string, string | undefined>)
   return { files, flyTarget };
 }
 
-async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io): Promise<number> {
+type CliFlags = Flags & { password?: string; token?: string; summaryFile?: string };
+
+async function execute(command: PoolBoyCommand, flags: CliFlags, io: Io): Promise<number> {
+  const summaryFile = flags.summaryFile ?? (io.env[SUMMARY_FILE_ENV] || undefined);
+  if (!summaryFile) return executeRun(command, flags, io, () => undefined);
+  let result: RunResult | null = null;
+  try {
+    const code = await executeRun(command, flags, io, (r) => (result = r));
+    await writeSummaryFile(summaryFile, command, result, null);
+    return code;
+  } catch (error) {
+    await writeSummaryFile(summaryFile, command, result, error).catch((e: unknown) => {
+      io.stderr.write(`pool-boy: ${redact(e instanceof Error ? e.message : String(e))}\n`);
+    });
+    throw error;
+  }
+}
+
+async function executeRun(command: PoolBoyCommand, flags: CliFlags, io: Io, onResult: (r: RunResult) => void): Promise<number> {
   if (flags.password !== undefined || flags.token !== undefined) {
     registerSecret(flags.password);
     registerSecret(flags.token);
@@ -126,6 +146,7 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   let result: RunResult | null = null;
   try {
     result = await run(config, { env: io.env, now: () => new Date(), log, progress });
+    onResult(result);
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -174,7 +195,7 @@ export async function main(io: Io): Promise<number> {
       outputError: (s, write) => write(`pool-boy: ${redact(s.replace(/^error: /, ""))}`),
     });
   let code: number = EXIT.ok;
-  const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string }) => {
+  const action = (command: PoolBoyCommand) => async (flags: CliFlags) => {
     debug = debug || Boolean(flags.debug);
     code = await execute(command, flags, io);
   };

@@ -42,7 +42,10 @@ export function renderSummary(input: SummaryInput): string {
   const { result, failure } = input;
   const out: string[] = [];
   if (failure) {
-    out.push(`pool-boy ${input.command} FAILED: ${oneLine(failure.message)}`);
+    // A message of several lines (every configuration problem at once) keeps one line each.
+    const [first = "", ...rest] = failure.message.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+    out.push(`pool-boy ${input.command} FAILED: ${first}`);
+    for (const line of rest) out.push(line);
     if (failure.hint) out.push(`fix: ${oneLine(failure.hint)}`);
   }
   if (result) {

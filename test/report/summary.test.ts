@@ -57,7 +57,7 @@ const cases: Array<[string, ReturnType<typeof renderSummary>, RegExp[], RegExp[]
   ["clean: released, problems listed, alive only counted", renderSummary({ command: "clean", result: result("clean", locks), failure: null }),
     [/^released aws\/env-2 /m, /^released aws\/env-5 /m, /^kept gcp\/vm-1 \(unknown, .*\): the API answered 500 after 3 retries$/m, /^kept aws\/env-9 \(conflict/m, /pushed 2 commits/], [/env-1/, /would release/]],
   ["failure without a result says why and how to fix", renderSummary({ command: "clean", result: null, failure: { message: "cannot read the pool repository\nHost key verification failed", hint: "set POOL_REPO_SSH_KNOWN_HOSTS" } }),
-    [/^pool-boy clean FAILED: cannot read the pool repository Host key verification failed$/m, /^fix: set POOL_REPO_SSH_KNOWN_HOSTS$/m], [/released/]],
+    [/^pool-boy clean FAILED: cannot read the pool repository\nHost key verification failed\nfix: set POOL_REPO_SSH_KNOWN_HOSTS\n$/], [/released/]],
   ["failure after the git work: both", renderSummary({ command: "clean", result: result("clean", locks.slice(0, 1)), failure: { message: "the Pushgateway refused the metrics" } }),
     [/^pool-boy clean FAILED: the Pushgateway refused the metrics$/m, /^released aws\/env-2 /m], [/^fix:/m]],
   ["nothing to do: one line", renderSummary({ command: "status", result: result("status", [locks[1]!]), failure: null }),
