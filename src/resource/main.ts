@@ -128,10 +128,19 @@ async function fetch(request: Record<string, unknown>, dir: string, io: Resource
   const current = versionOf(members(result));
   const version = isResourceVersion(request["version"]) ? (request["version"] as ResourceVersion) : current;
   const summary = redact(renderSummary({ command: "status", result, failure: null }));
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "status.json"), redact(JSON.stringify(resultJson(result), null, 2)) + "\n");
-  await writeFile(join(dir, "summary.txt"), summary);
-  await writeFile(join(dir, "version.json"), JSON.stringify(version) + "\n");
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "status.json"), redact(JSON.stringify(resultJson(result), null, 2)) + "\n");
+    await writeFile(join(dir, "summary.txt"), summary);
+    await writeFile(join(dir, "version.json"), JSON.stringify(version) + "\n");
+  } catch (cause) {
+    throw new PoolBoyError(
+      "config",
+      `cannot write the report into ${dir}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
+      "the get step's directory must be writable by the image's user (uid 10001)",
+      { cause },
+    );
+  }
   io.stderr.write(summary);
   if (current.set !== version.set) log(`the locks to release changed since this version was checked: status.json and summary.txt describe them as they are now`);
   return { version, metadata: [{ name: "releasable", value: current.releasable }, ...lockMetadata(result), ...commonMetadata(result)] };

@@ -136,7 +136,7 @@ export function translateSource(source: unknown): TranslateResult {
   };
 
   const uri = str("uri");
-  if (!uri || uri.trim() === "") problems.push("source.uri is required: the pool repository's git URL (as in the pool-resource's source)");
+  if (source["uri"] === undefined || source["uri"] === null || uri?.trim() === "") problems.push("source.uri is required: the pool repository's git URL (as in the pool-resource's source)");
   const branch = str("branch");
   const privateKey = str("private_key");
   const username = str("username");
