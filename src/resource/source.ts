@@ -3,8 +3,25 @@
 // Pure: checks the shape of what Concourse passed, names every problem by its `source.` key, and
 // renames the CLI's flag and variable names in messages to the keys a pipeline author wrote.
 
+import { stringify } from "yaml";
 import { ENV, parsePools, type Flags, type PoolSelection } from "../decide/config.js";
 import type { PoolPolicy } from "../core/model.js";
+
+/**
+ * Whether this pool-boy reads a config file (`--config FILE` / POOL_BOY_CONFIG, with per-pool
+ * settings beyond the timeout). When it does, `source.config` and the richer `source.pools` maps
+ * reach the CLI through that same mechanism, as a file text; until then they are refused.
+ */
+export const CONFIG_FILE_SUPPORTED: boolean = "config" in ENV;
+
+/** The pseudo file names under which source.config, or a richer source.pools map, reach resolveConfig. */
+export const CONFIG_FILE = "source.config";
+export const POOLS_CONFIG_FILE = "source.pools";
+
+export interface TranslateOptions {
+  /** pass `config` and richer `pools` maps on as a config file (default: whether pool-boy reads one) */
+  configFile: boolean;
+}
 
 /** The environment variables the transport reads (src/io/git/transport.ts's TRANSPORT_ENV). */
 const GIT_ENV = {
@@ -67,6 +84,23 @@ function timeoutText(value: unknown): string | null {
   return null;
 }
 
+/** The pools: a spec for --pools, or (richer settings, with config-file support) a config file's text. */
+function poolsSetting(value: unknown, problems: string[], options: TranslateOptions, hasConfig: boolean): { spec?: string; configText?: string } {
+  if (isObj(value) && Object.values(value).some((v) => isObj(v) && Object.keys(v).some((k) => k !== "timeout"))) {
+    if (!options.configFile) return { spec: poolsSpec(value, problems) };
+    if (hasConfig) {
+      problems.push("source.pools has settings beyond the timeout and source.config is set too: give the per-pool settings in one of them");
+      return {};
+    }
+    // The same settings the config file takes, as its text: checked and applied by the CLI's parser.
+    const pools: Record<string, unknown> = {};
+    for (const [pool, setting] of Object.entries(value)) pools[pool] = typeof setting === "number" ? String(setting) : setting;
+    return { configText: stringify({ pools }) };
+  }
+  const spec = poolsSpec(value, problems);
+  return spec === undefined ? {} : { spec };
+}
+
 function poolsSpec(value: unknown, problems: string[]): string | undefined {
   if (typeof value === "string") {
     if (value.trim() === "") problems.push(`source.pools is empty: e.g. "aws:2h,gcp:90m", or "*:2h" for every pool`);
@@ -106,7 +140,7 @@ function poolsSpec(value: unknown, problems: string[]): string | undefined {
 }
 
 /** Check the shape of `source` and translate it into the CLI's inputs. Every problem at once. */
-export function translateSource(source: unknown): TranslateResult {
+export function translateSource(source: unknown, options: TranslateOptions = { configFile: CONFIG_FILE_SUPPORTED }): TranslateResult {
   const problems: string[] = [];
   if (!isObj(source)) return { ok: false, problems: ["source is missing or not a map: give at least uri and pools"] };
   const known = new Set<string>(SOURCE_KEYS);
@@ -146,11 +180,18 @@ export function translateSource(source: unknown): TranslateResult {
   if (privateKey && password) problems.push("source.private_key and source.password are both set: give the key for an SSH repository, the password for an HTTPS one");
 
   let pools: string | undefined;
-  if (source["config"] !== undefined && source["config"] !== null) {
+  let poolsConfig: string | undefined;
+  const configText = str("config");
+  if (configText !== undefined && !options.configFile)
     problems.push("source.config needs the config file, which this version of pool-boy does not read yet: give the pools and their timeouts in source.pools");
+  if (source["pools"] === undefined || source["pools"] === null) {
+    if (!(options.configFile && configText !== undefined))
+      problems.push(`source.pools is required${options.configFile ? " (or source.config)" : ""}: e.g. "aws:2h,gcp:90m", or "*:2h" for every pool`);
+  } else {
+    const setting = poolsSetting(source["pools"], problems, options, configText !== undefined);
+    pools = setting.spec;
+    poolsConfig = setting.configText;
   }
-  if (source["pools"] === undefined || source["pools"] === null) problems.push(`source.pools is required: e.g. "aws:2h,gcp:90m", or "*:2h" for every pool`);
-  else pools = poolsSpec(source["pools"], problems);
   // The spec is checked here too (the same parser the CLI uses), so that its problems come with
   // the others, all at once.
   if (pools) problems.push(...parsePools(pools, "source.pools").problems);
@@ -183,6 +224,13 @@ export function translateSource(source: unknown): TranslateResult {
     ...(caCert ? { caCert: CA_CERT_FILE } : {}),
     ...(insecure !== undefined ? { insecure } : {}),
   };
+  const files: Record<string, string> = caCert ? { [CA_CERT_FILE]: caCert } : {};
+  // --config FILE, with the file's text (the flag exists only where pool-boy reads a config file).
+  const configFile = options.configFile && configText !== undefined ? { name: CONFIG_FILE, text: configText } : poolsConfig !== undefined ? { name: POOLS_CONFIG_FILE, text: poolsConfig } : null;
+  if (configFile) {
+    Object.assign(flags, { config: configFile.name });
+    files[configFile.name] = configFile.text;
+  }
   const env: Record<string, string> = {};
   if (privateKey) env[GIT_ENV.privateKey] = privateKey;
   if (knownHosts) env[GIT_ENV.knownHosts] = knownHosts;
@@ -190,11 +238,13 @@ export function translateSource(source: unknown): TranslateResult {
   if (password) env[GIT_ENV.password] = password;
   if (concoursePassword) env[ENV.password] = concoursePassword;
   if (concourseToken) env[ENV.token] = concourseToken;
-  return { ok: true, value: { flags, env, files: caCert ? { [CA_CERT_FILE]: caCert } : {}, verbose: verbose ?? false } };
+  return { ok: true, value: { flags, env, files, verbose: verbose ?? false } };
 }
 
 /** The names the CLI's messages use → the keys of `source`, longest first. */
 const RENAMES: Array<[RegExp, string]> = [
+  [/--config (source\.\w+)/g, "$1"],
+  [/--config|POOL_BOY_CONFIG/g, "source.config"],
   [/--concourse-url \(or CONCOURSE_BASE_URL\)|--concourse-url|CONCOURSE_BASE_URL/g, "source.concourse_url"],
   [/--username|CONCOURSE_USERNAME/g, "source.concourse_username"],
   [/ or --password-file/g, ""],

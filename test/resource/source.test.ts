@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { translateSource, inSourceTerms, parseOutParams, narrowPools, sourceSecrets } from "../../src/resource/source.js";
 import { resolveConfig } from "../../src/decide/config.js";
+import { parse } from "yaml";
 
 const base = { uri: "git@github.com:org/locks.git", pools: "aws:2h" };
 
@@ -31,8 +32,7 @@ const bad: Array<[string, unknown, RegExp]> = [
   ["pools a list", { ...base, pools: ["aws"] }, /source\.pools must be/],
   ["bad timeout in the map", { ...base, pools: { aws: true } }, /source\.pools\.aws: the timeout must be/],
   ["bad duration", { ...base, pools: "aws:soon" }, /source\.pools: "aws:soon": "soon" is not a duration/],
-  ["config-file settings", { ...base, pools: { aws: { timeout: "1h", "keep-failed": "1d" } } }, /source\.pools\.aws: "keep-failed" needs the config file/],
-  ["config inline", { ...base, config: "pools: {}" }, /source\.config needs the config file/],
+  ["config not a string", { ...base, config: { pools: {} } }, /source\.config must be a string/],
   ["pool-resource's pool key", { ...base, pool: "aws" }, /source\.pool is not a pool-boy setting: pool-boy takes "pools"/],
   ["unknown key", { ...base, privatekey: "x" }, /source\.privatekey is not a pool-boy setting; known keys: uri,/],
   ["user without password", { ...base, username: "u" }, /source\.username is set but no source\.password/],
@@ -102,4 +102,43 @@ test("narrowing keeps the source's timeouts and refuses pools the source does no
 test("secrets are found whatever else is wrong with the source", () => {
   assert.deepEqual(sourceSecrets({ private_key: "k1", password: "p1", concourse_password: "p2", concourse_token: "t1", uri: 3 }).sort(), ["k1", "p1", "p2", "t1"]);
   assert.deepEqual(sourceSecrets("nonsense"), []);
+});
+
+// Where pool-boy reads a config file (--config), `config` and richer `pools` maps reach it as a
+// file's text, through the same flag: checked and applied by the CLI's own parser.
+const withConfig = { configFile: true };
+const withoutConfig = { configFile: false };
+
+test("config-file mode: source.config is passed on as --config with its text", () => {
+  const t = translateSource({ uri: "x", config: "pools:\n  aws: {timeout: 2h}\n" }, withConfig);
+  assert.ok(t.ok, !t.ok ? t.problems.join("\n") : "");
+  assert.equal((t.value.flags as Record<string, unknown>)["config"], "source.config");
+  assert.equal(t.value.files["source.config"], "pools:\n  aws: {timeout: 2h}\n");
+  assert.equal(t.value.flags.pools, undefined);
+});
+
+test("config-file mode: a richer pools map becomes a config file's text, the same settings", () => {
+  const pools = { "*": { timeout: "2h" }, aws: { timeout: "90m", "keep-failed": "1d", "release-to": "aws-dirty" }, gcp: 45 };
+  const t = translateSource({ uri: "x", pools }, withConfig);
+  assert.ok(t.ok, !t.ok ? t.problems.join("\n") : "");
+  assert.equal((t.value.flags as Record<string, unknown>)["config"], "source.pools");
+  assert.equal(t.value.flags.pools, undefined);
+  assert.deepEqual(parse(t.value.files["source.pools"] ?? ""), { pools: { ...pools, gcp: "45" } });
+});
+
+test("config-file mode: a map of timeouts only is still --pools; richer settings in two places are refused", () => {
+  const plain = translateSource({ uri: "x", pools: { aws: "2h" } }, withConfig);
+  assert.ok(plain.ok && plain.value.flags.pools === "aws:2h" && !("config" in plain.value.flags));
+  const both = translateSource({ uri: "x", pools: { aws: { "release-to": "d" } }, config: "pools: {}" }, withConfig);
+  assert.ok(!both.ok && /give the per-pool settings in one of them/.test(both.problems.join("\n")));
+  const none = translateSource({ uri: "x" }, withConfig);
+  assert.ok(!none.ok && /source\.pools is required \(or source\.config\)/.test(none.problems.join("\n")));
+});
+
+test("without config-file support, config and richer maps are refused, saying why", () => {
+  const t = translateSource({ uri: "x", pools: { aws: { "release-to": "d" } }, config: "pools: {}" }, withoutConfig);
+  assert.ok(!t.ok);
+  assert.match(t.problems.join("\n"), /source\.pools\.aws: "release-to" needs the config file/);
+  assert.match(t.problems.join("\n"), /source\.config needs the config file/);
+  assert.equal(inSourceTerms("--config source.config:3: pools.aws.timeout: bad"), "source.config:3: pools.aws.timeout: bad");
 });
