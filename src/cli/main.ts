@@ -7,11 +7,11 @@ import { readFlyTarget } from "../io/atc/flyrc-input.js";
 import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
 import { redact, registerSecret } from "../core/redact.js";
 import { run } from "../run.js";
+import { withSummaryFile, SUMMARY_FILE_ENV } from "./summary-file.js";
 import { renderTable } from "../report/table.js";
 import { resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
-import { writeSummaryFile, SUMMARY_FILE_ENV } from "./summary-file.js";
 
 const VERSION = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
 
@@ -73,6 +73,8 @@ interface Io {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** told the run's result as soon as there is one (--summary-file) */
+  onResult?: (result: RunResult) => void;
 }
 
 async function readInputs(flags: Flags, env: Record<string, string | undefined>): Promise<{ files: Record<string, string | null>; flyTarget: FlyTargetInput | string | null }> {
@@ -86,25 +88,7 @@ async function readInputs(flags: Flags, env: Record<string, string | undefined>)
   return { files, flyTarget };
 }
 
-type CliFlags = Flags & { password?: string; token?: string; summaryFile?: string };
-
-async function execute(command: PoolBoyCommand, flags: CliFlags, io: Io): Promise<number> {
-  const summaryFile = flags.summaryFile ?? (io.env[SUMMARY_FILE_ENV] || undefined);
-  if (!summaryFile) return executeRun(command, flags, io, () => undefined);
-  let result: RunResult | null = null;
-  try {
-    const code = await executeRun(command, flags, io, (r) => (result = r));
-    await writeSummaryFile(summaryFile, command, result, null);
-    return code;
-  } catch (error) {
-    await writeSummaryFile(summaryFile, command, result, error).catch((e: unknown) => {
-      io.stderr.write(`pool-boy: ${redact(e instanceof Error ? e.message : String(e))}\n`);
-    });
-    throw error;
-  }
-}
-
-async function executeRun(command: PoolBoyCommand, flags: CliFlags, io: Io, onResult: (r: RunResult) => void): Promise<number> {
+async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io): Promise<number> {
   if (flags.password !== undefined || flags.token !== undefined) {
     registerSecret(flags.password);
     registerSecret(flags.token);
@@ -146,7 +130,7 @@ async function executeRun(command: PoolBoyCommand, flags: CliFlags, io: Io, onRe
   let result: RunResult | null = null;
   try {
     result = await run(config, { env: io.env, now: () => new Date(), log, progress });
-    onResult(result);
+    io.onResult?.(result);
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -195,9 +179,9 @@ export async function main(io: Io): Promise<number> {
       outputError: (s, write) => write(`pool-boy: ${redact(s.replace(/^error: /, ""))}`),
     });
   let code: number = EXIT.ok;
-  const action = (command: PoolBoyCommand) => async (flags: CliFlags) => {
+  const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string; summaryFile?: string }) => {
     debug = debug || Boolean(flags.debug);
-    code = await execute(command, flags, io);
+    code = await withSummaryFile(command, flags.summaryFile, io, (onResult) => execute(command, flags, { ...io, onResult }));
   };
   addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"))
     .addHelpText("after", EXAMPLES)

@@ -33,3 +33,29 @@ export async function writeSummaryFile(path: string, command: Command, result: R
     );
   }
 }
+
+/**
+ * Runs `body` and writes the summary file (when `flag` or POOL_BOY_SUMMARY_FILE names one) after
+ * it: the result, or the failure and why; a failure is thrown on as it was. `body` gets a
+ * callback for the run's result.
+ */
+export async function withSummaryFile(
+  command: Command,
+  flag: string | undefined,
+  io: { env: Record<string, string | undefined>; stderr: NodeJS.WritableStream },
+  body: (onResult: (result: RunResult) => void) => Promise<number>,
+): Promise<number> {
+  const path = flag ?? (io.env[SUMMARY_FILE_ENV] || undefined);
+  if (!path) return body(() => undefined);
+  let result: RunResult | null = null;
+  try {
+    const code = await body((r) => (result = r));
+    await writeSummaryFile(path, command, result, null);
+    return code;
+  } catch (error) {
+    await writeSummaryFile(path, command, result, error).catch((e: unknown) => {
+      io.stderr.write(`pool-boy: ${redact(e instanceof Error ? e.message : String(e))}\n`);
+    });
+    throw error;
+  }
+}
