@@ -121,7 +121,7 @@ async function check(request: Record<string, unknown>, io: ResourceIo, log: (lin
   return [current];
 }
 
-async function fetch(request: Record<string, unknown>, dir: string, io: ResourceIo, log: (line: string) => void): Promise<unknown> {
+async function getReport(request: Record<string, unknown>, dir: string, io: ResourceIo, log: (line: string) => void): Promise<unknown> {
   const { config, env } = configFor("in", request, io, false);
   await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
   const result = await runOnce(config, env, io, log);
@@ -194,7 +194,7 @@ export async function resourceMain(op: Operation, io: ResourceIo): Promise<numbe
     else {
       const dir = io.argv[0];
       if (!dir) throw new Stop(EXIT.usage, [`${op} needs the directory Concourse gives as its argument`]);
-      output = op === "in" ? await fetch(request, dir, io, log) : await put(request, dir, io, log);
+      output = op === "in" ? await getReport(request, dir, io, log) : await put(request, dir, io, log);
     }
     io.stdout.write(redact(JSON.stringify(output)) + "\n");
     return EXIT.ok;
