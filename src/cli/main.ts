@@ -8,6 +8,7 @@ import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
 import { redact, registerSecret, safeUrl } from "../core/redact.js";
 import { escapeText } from "../core/escape.js";
 import { run } from "../run.js";
+import { withSummaryFile, SUMMARY_FILE_ENV } from "./summary-file.js";
 import { renderTable } from "../report/table.js";
 import { errorJson, failureJson, resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
@@ -59,6 +60,7 @@ function addOptions(cmd: Command): Command {
     .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile, 1 to 50 (default 5)${env(ENV.maxAttempts)}`)
     .option("--pushgateway <url>", `push metrics to this Prometheus Pushgateway after the run${env(ENV.pushgateway)}`)
     .option("--metrics-file <file>", `write metrics for node_exporter's textfile collector${env(ENV.metricsFile)}`)
+    .option("--summary-file <file>", `write a short plain-text summary for notifications, also when the run fails${env(SUMMARY_FILE_ENV)}`)
     .option("--json", `print one JSON document on stdout${env(ENV.json)}`)
     .option("-v, --verbose", `say what is being done, on stderr${env(ENV.verbose)}`)
     .option("--no-color", "no colour (NO_COLOR is honoured too)")
@@ -72,6 +74,8 @@ interface Io {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** told the run's result as soon as there is one (--summary-file) */
+  onResult?: (result: RunResult) => void;
 }
 
 async function readInputs(flags: Flags, env: Record<string, string | undefined>): Promise<{ files: Record<string, string | null>; flyTarget: FlyTargetInput | string | null }> {
@@ -150,6 +154,7 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   let result: RunResult | null = null;
   try {
     result = await run(config, { env: io.env, now: () => new Date(), log, progress, judged: (r) => (had.judged = r) });
+    io.onResult?.(result);
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -219,9 +224,9 @@ export async function main(io: Io): Promise<number> {
       outputError: (s, write) => write(`pool-boy: ${escapeText(redact(s.replace(/^error: /, "").replace(/\n$/, "")))}\n`),
     });
   let code: number = EXIT.ok;
-  const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string }) => {
+  const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string; summaryFile?: string }) => {
     debug = debug || Boolean(flags.debug);
-    code = await execute(command, flags, io, had);
+    code = await withSummaryFile(command, flags.summaryFile, io, (onResult) => execute(command, flags, { ...io, onResult }, had));
   };
   addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"))
     .addHelpText("after", EXAMPLES)
