@@ -63,8 +63,9 @@ test("the source resolves to the Config the CLI builds from the same settings", 
   const fromSource = resolveConfig({ command: "clean", flags: t.value.flags, env: t.value.env, flyTarget: null, files: t.value.files, isTTY: false });
   const fromCli = resolveConfig({
     command: "clean",
-    flags: {},
-    env: { POOL_REPO: base.uri, POOL_REPO_BRANCH: "main", POOLS: "aws:2h,*:90m", POOL_BOY_TEAM: "ops", CONCOURSE_BASE_URL: "https://ci.example.com", CONCOURSE_USERNAME: "bot", CONCOURSE_PASSWORD: "pw-123456" },
+    // the URL as a flag, as the resource passes it (messages name the flag, in source terms)
+    flags: { concourseUrl: "https://ci.example.com" },
+    env: { POOL_REPO: base.uri, POOL_REPO_BRANCH: "main", POOLS: "aws:2h,*:90m", POOL_BOY_TEAM: "ops", CONCOURSE_USERNAME: "bot", CONCOURSE_PASSWORD: "pw-123456" },
     flyTarget: null,
     files: {},
     isTTY: false,
