@@ -47,12 +47,22 @@ export interface ParsedClaim {
   note: string | null;
 }
 
-/** The commit that last put a lock file at POOL/claimed/NAME. */
+/** The commit that put a lock file at POOL/claimed/NAME: a move from unclaimed/ or an add. */
 export interface ClaimCommit {
   sha: string;
   committedAt: Date;
   /** the full message (%B), trailing whitespace trimmed */
   message: string;
+}
+
+/**
+ * A later commit that only edited a claimed lock file (its content or its mode) in place. The
+ * pool-resource never does that to a claimed file (it moves or adds), so such a commit was made by
+ * a person or another tool: it is reported, and changes neither the lock's owner nor its age.
+ */
+export interface ClaimEdit {
+  sha: string;
+  committedAt: Date;
 }
 
 export interface ClaimedLock {
@@ -62,6 +72,8 @@ export interface ClaimedLock {
   path: string;
   /** null when the history holds no commit that put the file there */
   claim: ClaimCommit | null;
+  /** commits after the claim that edited the file in place (content or mode), newest first */
+  editedAfterClaim: ClaimEdit[];
   /** a reason this lock must not be touched (also in unclaimed/, not a regular file, …), or null */
   problem: string | null;
 }

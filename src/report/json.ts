@@ -31,6 +31,8 @@ export function lockJson(j: JudgedLock) {
     ageSeconds: j.ageSeconds,
     timeoutSeconds: j.policy.timeoutSeconds,
     commit: j.lock.claim?.sha ?? null,
+    /** commits after the claim that edited the lock file in place (content or mode), newest first; never acted on */
+    editedAfterClaim: j.lock.editedAfterClaim.map((e) => ({ commit: e.sha, at: e.committedAt.toISOString() })),
     format: j.claim?.format ?? null,
     owner: refJson(j.claim?.owner ?? null),
     buildStatus: ownerStatus(j),

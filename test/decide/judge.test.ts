@@ -16,6 +16,7 @@ function claimedAgo(age: string | null, problem: string | null = null): ClaimedL
     name: "lock-a",
     path: "aws/claimed/lock-a",
     claim: age === null ? null : { sha: "a".repeat(40), committedAt: new Date(NOW.getTime() - seconds * 1000), message: "claiming: lock-a" },
+    editedAfterClaim: [],
     problem,
   };
 }

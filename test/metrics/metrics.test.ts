@@ -39,6 +39,7 @@ function judged(pool: string, name: string, verdict: Verdict, ageSeconds: number
       name,
       path: `${pool}/claimed/${name}`,
       claim: ageSeconds === null ? null : { sha: "a".repeat(40), committedAt: new Date(T0.getTime() - ageSeconds * 1000), message: `${pool}/job build 1` },
+      editedAfterClaim: [],
       problem: null,
     },
     claim: null,
