@@ -43,7 +43,7 @@ function judged(pool: string, name: string, verdict: Verdict, ageSeconds: number
       problem: null,
     },
     claim: null,
-    owner: { kind: "silent", why: "test", holder: null },
+    owner: { kind: "silent", why: "test", cause: "no-owner", holder: null },
     verdict,
     ageSeconds,
     policy: { pool, timeoutSeconds: 3600 },
