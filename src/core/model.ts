@@ -211,6 +211,15 @@ export type ApplyOutcome =
   | { pushed: true; commits: string[] }
   | { pushed: false; reason: "non-fast-forward" | "nothing-to-do"; detail: string };
 
+/** Who the Concourse credentials belong to, from the user endpoint: the teams they may read (reference §4). */
+export interface ConcourseUser {
+  /** user_name, else name, else sub; null when the answer names nobody */
+  name: string | null;
+  teams: string[];
+  /** an admin reads every team */
+  isAdmin: boolean;
+}
+
 export interface ApiStats {
   requests: number;
   maxInFlight: number;

@@ -40,6 +40,8 @@ export function lockJson(j: JudgedLock) {
     handedOff,
     waitingFor: o.kind === "waiting" ? o.candidates : [],
     problem: j.lock.problem,
+    /** why the owner could not be judged (OwnerCause), null when it was */
+    cause: o.kind === "silent" || o.kind === "unreachable" ? o.cause : null,
   };
 }
 

@@ -16,7 +16,7 @@ function ownerCell(j: JudgedLock): string {
 
 function stateCell(j: JudgedLock): string {
   const o = j.owner;
-  if (o.kind === "unreachable") return "no answer";
+  if (o.kind === "unreachable") return o.cause === "no-access" ? "no access" : "no answer";
   if (o.kind === "waiting") return `waiting for ${o.candidates.join(", ")} to take it`;
   if (o.kind === "silent") return o.holder ? o.holder.status : "-";
   return o.holder.status;

@@ -18,6 +18,7 @@ import { PoolBoyError } from "../../core/errors.js";
 import { redact, registerSecret } from "../../core/redact.js";
 import type { HttpAnswer, HttpTransport } from "./http.js";
 import { isOpaqueAccessToken } from "./token.js";
+import type { ConcourseUser } from "../../core/model.js";
 
 export interface AtcVersion {
   major: number;
@@ -96,14 +97,7 @@ function dexError(answer: HttpAnswer): { error: string; description: string } | 
   return { error: body["error"], description };
 }
 
-/** Who the token belongs to, from the user endpoint: the teams it may read (reference §4). */
-export interface AtcUser {
-  /** user_name, else name, else sub; null when the answer names nobody */
-  name: string | null;
-  teams: string[];
-  /** an admin reads every team */
-  isAdmin: boolean;
-}
+export type AtcUser = ConcourseUser;
 
 /** `/api/v1/user` (6.1+) or `/sky/userinfo` (5.x – 6.0) → AtcUser; teams as `{"main":["owner"]}` (or a list). */
 export function readUser(text: string): AtcUser | null {
