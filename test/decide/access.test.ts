@@ -26,6 +26,9 @@ test("only locks kept for 401/403 count as unjudged for access", () => {
   assert.equal(keptForNoAccess(judged(denied("main", 403))), true);
   assert.equal(keptForNoAccess(judged({ kind: "unreachable", why: "502", cause: "api-error" })), false);
   assert.equal(keptForNoAccess(judged({ kind: "silent", why: "404", cause: "not-found", holder: null })), false);
+  const conflict = { ...judged(denied("main", 403)), verdict: { action: "keep" as const, reason: "conflict" as const, detail: "also in unclaimed/" } };
+  assert.equal(keptForNoAccess(conflict), false, "a conflict is kept for its own reason");
+  assert.deepEqual(noAccessWarnings(bot, [conflict]), []);
 });
 
 test("one warning per team, with the count, the reason and the fix; one-off builds grouped", () => {
