@@ -234,3 +234,26 @@ test("before 5.3 there is no external_url: only the configured host is this Conc
     const claim: ParsedClaim = parseClaim("claiming: l\nBuild URL: https://ci.example.com/teams/main/pipelines/app/jobs/deploy/builds/1", "main");
     assert.equal(causeOf(await askOwner(client, lockAged(0.5), claim)), "silent/foreign-concourse");
   }));
+
+test("when /api/v1/info does not answer, a claim of another host is kept this run, neither asked nor aged", async () => {
+  const fake = await startFakeAtc({ version: "8.2.5", users: USERS, externalUrl: "https://ci.example.com" });
+  fake.inject({ kind: "status", status: 503 }, { path: "/api/v1/info", times: 10 });
+  const client = await connectAtc({ url: fake.url, auth: { kind: "password", username: "ci", password: PASSWORD }, insecure: false, caCert: null, concurrency: 8, timeoutMs: 4000, retries: 1, retryDelayMs: 5 });
+  try {
+    assert.equal(client.externalUrlKnown, false);
+    fake.addBuild({ team: "main", pipeline: "app", job: "deploy", name: "1", status: "failed" });
+    fake.clearRecords();
+    const claim = parseClaim("claiming: l\nBuild URL: https://ci.example.com/teams/main/pipelines/app/jobs/deploy/builds/1", "main");
+    const owner = await askOwner(client, lockAged(72), claim);
+    assert.equal(causeOf(owner), "unreachable/api-error");
+    assert.match(owner.kind === "unreachable" ? owner.why : "", /whether that is .* is not known, because its \/api\/v1\/info .* did not answer/);
+    assert.equal(judge(lockAged(72), owner, POLICY, new Date()).action, "keep");
+    assert.equal(fake.requests.length, 0);
+    // the configured host is this Concourse whatever /api/v1/info says
+    const here = parseClaim(`claiming: l\nBuild URL: ${fake.url}/teams/main/pipelines/app/jobs/deploy/builds/1`, "main");
+    assert.equal((await askOwner(client, lockAged(72), here)).kind, "finished");
+  } finally {
+    await client.close();
+    await fake.close();
+  }
+});
