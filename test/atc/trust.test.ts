@@ -257,3 +257,13 @@ test("when /api/v1/info does not answer, a claim of another host is kept this ru
     await fake.close();
   }
 });
+
+test("a proxy's 401 or 403 page is no access too (kept), and its HTML is not echoed", () =>
+  withAtc({ version: "8.2.5" }, "ci", async (fake, client) => {
+    fake.addBuild({ team: "main", pipeline: "app", job: "deploy", name: "1", status: "failed" });
+    fake.inject({ kind: "proxy", status: 403 }, { path: "/jobs/deploy/builds/1" });
+    const owner = await askOwner(client, lockAged(72), parseClaim("main/app/deploy build 1 claiming: l", "main"));
+    assert.equal(causeOf(owner), "unreachable/no-access");
+    assert.match(owner.kind === "unreachable" ? owner.why : "", /HTTP 403 forbidden/);
+    assert.doesNotMatch(owner.kind === "unreachable" ? owner.why : "", /<|nginx/);
+  }));

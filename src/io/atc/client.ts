@@ -414,7 +414,9 @@ class AtcApiClient implements AtcClient {
   }
 
   private noAccess(status: 401 | 403, what: string, body: string): Lookup<never> {
-    const text = body.trim().split("\n")[0]?.slice(0, 100) || (status === 401 ? "not authorized" : "forbidden");
+    // a page from a proxy in front of the ATC is not echoed
+    const first = body.trim().split("\n")[0] ?? "";
+    const text = (first.startsWith("<") ? "" : first.slice(0, 100)) || (status === 401 ? "not authorized" : "forbidden");
     let why: string;
     if (status === 403) why = "the credentials are not for this team";
     else if (this.auth.kind === "none") why = "not public, and no credentials were given";
