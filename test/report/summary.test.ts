@@ -5,11 +5,11 @@ import type { JudgedLock, OwnerState, RunResult, Verdict } from "../../src/core/
 
 const deploy = { kind: "job" as const, team: "main", pipeline: "app", instanceVars: null, job: "deploy", name: "12" };
 const finished: OwnerState = { kind: "finished", holder: { ref: deploy, status: "failed", id: 1 }, handedOff: false };
-const silent: OwnerState = { kind: "silent", why: "no API", holder: null };
+const silent: OwnerState = { kind: "silent", why: "no API", cause: "no-api", holder: null };
 
 function judged(pool: string, name: string, verdict: Verdict, problem: string | null = null): JudgedLock {
   return {
-    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date("2026-11-23T09:00:00Z"), message: "x" }, problem },
+    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date("2026-11-23T09:00:00Z"), message: "x" }, problem, editedAfterClaim: [] },
     claim: { operation: "claiming", owner: deploy, format: "team-build", note: null },
     owner: verdict.action === "release" && verdict.reason === "stale" ? silent : finished,
     verdict,
