@@ -103,7 +103,7 @@ const aheadCases: AheadCase[] = [
   ["ahead, timeout never: kept, the timeout says why", silent(), 3600_000, "never", "keep/young", /timeout is never/],
   ["ahead, owner finished: the API decides, released", finished("failed"), 3 * 3600_000, "2h", "release/finished", /failed/],
   ["ahead, owner running: kept", running("started"), 3 * 3600_000, "2h", "keep/alive", /is started/],
-  ["ahead, API down: kept this run", unreachable(), 3 * 3600_000, "2h", "keep/unknown", /did not answer/],
+  ["ahead, API down: kept this run", unreachable(), 3 * 3600_000, "2h", "keep/unknown", /no usable answer/],
   ["less than a second ahead is not ahead: aged 0s", silent(), 500, "1m", "keep/young", /claimed 0s ago, within the 1m timeout/],
 ];
 for (const [name, owner, aheadMs, timeout, want, detail] of aheadCases) {
