@@ -5,12 +5,15 @@ import { Command, CommanderError, Option } from "commander";
 import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTargetInput } from "../decide/config.js";
 import { readFlyTarget } from "../io/atc/flyrc-input.js";
 import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
-import { redact, registerSecret } from "../core/redact.js";
+import { redact, registerSecret, safeUrl } from "../core/redact.js";
+import { escapeText } from "../core/escape.js";
 import { run } from "../run.js";
+import { withSummaryFile, SUMMARY_FILE_ENV } from "./summary-file.js";
 import { renderTable } from "../report/table.js";
-import { resultJson } from "../report/json.js";
+import { errorJson, failureJson, resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
+import { keptForNoAccess } from "../decide/access.js";
 
 const VERSION = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
 
@@ -39,7 +42,11 @@ Exit codes:
   2  bad input (flags, environment, pools): nothing changed
   3  git or the Concourse API failed: nothing changed
   4  the git work is done, but writing or pushing metrics failed
+  5  the run finished, but some locks were kept without a judgement because Concourse
+     refused to show their builds (401/403: no credentials, or not a member of the team);
+     the warnings say which user, which team and how to fix it
   6  status --exit-code: the run finished and something would be released
+     (5 comes first when some locks could not be judged)
 
 Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD)
 are read from the environment or files only, never from flags, and never printed.`;
@@ -56,7 +63,7 @@ function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolea
     .option("--branch <name>", `the branch the pools live on; default: the remote's default branch${env(ENV.branch)}`)
     .option(
       "--pools <spec>",
-      `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes, "never" disables, "*:2h" = every pool); default: every pool, no timeout${env(ENV.pools)}`,
+      `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes; 1m to 365d, or "never"; "*:2h" = every pool); default: every pool, no timeout${env(ENV.pools)}`,
     )
     .option("--only <pool[/lock]>", `only this pool or lock; repeatable (env ${ENV.only}, comma-separated)`, collect)
     .option("--team <name>", `the Concourse team for claims that name none; default: the flyrc target's team, else main${env(ENV.team)}`)
@@ -67,13 +74,14 @@ function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolea
     .option("-t, --target <name>", `reuse a fly target from ~/.flyrc (api, team, token, TLS)${env(ENV.target)}`)
     .option("--ca-cert <file>", `a PEM CA certificate to verify the Concourse's TLS${env(ENV.caCert)}`)
     .option("--insecure", `skip TLS verification of the Concourse (avoid)${env(ENV.insecure)}`)
-    .option("--concurrency <n>", `API requests in flight at most (default 16)${env(ENV.concurrency)}`)
-    .option("--api-timeout <duration>", `timeout of each API request, with a unit: 10s, 1m (default 10s)${env(ENV.apiTimeout)}`)
-    .option("--retries <n>", `retries of a failing API request (default 3)${env(ENV.retries)}`)
+    .option("--concurrency <n>", `API requests in flight at most, 1 to 256 (default 16)${env(ENV.concurrency)}`)
+    .option("--api-timeout <duration>", `timeout of each API request, with a unit (10s, 2m), 1s to 1h (default 10s)${env(ENV.apiTimeout)}`)
+    .option("--retries <n>", `retries of a failing API request, 0 to 10 (default 3)${env(ENV.retries)}`)
     .option("--cache-dir <dir>", `keep the clone here between runs and only fetch what is new${env(ENV.cacheDir)}`)
-    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile (default 5)${env(ENV.maxAttempts)}`)
+    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile, 1 to 50 (default 5)${env(ENV.maxAttempts)}`)
     .option("--pushgateway <url>", `push metrics to this Prometheus Pushgateway after the run${env(ENV.pushgateway)}`)
     .option("--metrics-file <file>", `write metrics for node_exporter's textfile collector${env(ENV.metricsFile)}`)
+    .option("--summary-file <file>", `write a short plain-text summary for notifications, also when the run fails${env(SUMMARY_FILE_ENV)}`)
     .option("--json", `print one JSON document on stdout${env(ENV.json)}`)
     .option("-v, --verbose", `say what is being done, on stderr${env(ENV.verbose)}`)
     .option("--no-color", "no colour (NO_COLOR is honoured too)")
@@ -89,6 +97,8 @@ interface Io {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** told the run's result as soon as there is one (--summary-file) */
+  onResult?: (result: RunResult) => void;
 }
 
 async function readInputs(flags: Flags, env: Record<string, string | undefined>): Promise<{ files: Record<string, string | null>; flyTarget: FlyTargetInput | string | null }> {
@@ -102,7 +112,27 @@ async function readInputs(flags: Flags, env: Record<string, string | undefined>)
   return { files, flyTarget };
 }
 
-async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io): Promise<number> {
+/** What a run had got to when it failed, for the --json failure document. */
+interface Had {
+  json: boolean;
+  command: PoolBoyCommand | null;
+  repo?: string;
+  branch?: string | null;
+  /** the finished run (only the metrics failed after it) */
+  result: RunResult | null;
+  /** the last judgement, when a later step (the push) failed: nothing was released */
+  judged?: RunResult;
+}
+
+/** --json or POOL_BOY_JSON, read before commander or the config has had a say (they may fail). */
+function wantsJson(argv: string[], env: Record<string, string | undefined>): boolean {
+  const end = argv.indexOf("--");
+  if ((end < 0 ? argv : argv.slice(0, end)).includes("--json")) return true;
+  return ["1", "true", "yes", "on"].includes((env[ENV.json] ?? "").trim().toLowerCase());
+}
+
+async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io, had: Had): Promise<number> {
+  had.command = command;
   if (flags.password !== undefined || flags.token !== undefined) {
     registerSecret(flags.password);
     registerSecret(flags.token);
@@ -127,6 +157,9 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   });
   if (!resolved.ok) throw new ConfigErrors(resolved.problems);
   const config = resolved.config;
+  had.json = config.json;
+  had.repo = safeUrl(config.repo);
+  had.branch = config.branch;
   if (config.atc?.auth.kind === "password") registerSecret(config.atc.auth.password);
   if (config.atc?.auth.kind === "token") registerSecret(config.atc.auth.token);
 
@@ -144,13 +177,18 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   const log = (line: string) => {
     if (!config.verbose) return;
     clearProgress();
-    io.stderr.write(`pool-boy: ${redact(line)}\n`);
+    io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
+  };
+  const warn = (line: string) => {
+    clearProgress();
+    io.stderr.write(`pool-boy: warning: ${redact(line)}\n`);
   };
 
   const started = Date.now();
   let result: RunResult | null = null;
   try {
-    result = await run(config, { env: io.env, now: () => new Date(), log, progress });
+    result = await run(config, { env: io.env, now: () => new Date(), log, progress, warn, judged: (r) => (had.judged = r) });
+    io.onResult?.(result);
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -158,14 +196,33 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
       // a successful run is its own exit code and never undoes a release.
       const metricsError = await reportMetrics(config, result, (Date.now() - started) / 1000, log).catch((e: unknown) => e);
       if (metricsError && result) {
-        writeResult(config, result, io);
+        // --json: one document, the result and the error together (written where the error is caught)
+        if (config.json) had.result = result;
+        else writeResult(config, result, io);
         throw metricsError;
       }
     }
   }
   writeResult(config, result, io);
+  const unjudged = unjudgedExit(result, io);
+  // An incomplete judgement (exit 5) is said before what would be released (exit 6).
+  if (unjudged !== EXIT.ok) return unjudged;
   if (config.exitCode && result.locks.some((j) => j.verdict.action === "release")) return EXIT.wouldRelease;
   return EXIT.ok;
+}
+
+/** Exit 5 when locks were kept because Concourse refused to show their builds: said once, loudly. */
+function unjudgedExit(result: RunResult, io: Io): number {
+  const kept = result.locks.filter(keptForNoAccess);
+  if (kept.length === 0) return EXIT.ok;
+  const teams = [...new Set(kept.map((j) => (j.owner.kind === "unreachable" ? (j.owner.access?.team ?? "the team of a one-off build") : "")))].sort();
+  io.stderr.write(
+    redact(
+      `pool-boy: ${kept.length} lock${kept.length === 1 ? " was" : "s were"} kept without a judgement: Concourse refused access to ${teams.join(", ")} (HTTP 401/403); ` +
+        `the report's warnings say which user, which team and how to fix it (exit ${EXIT.noAccess})`,
+    ) + "\n",
+  );
+  return EXIT.noAccess;
 }
 
 function writeResult(config: { json: boolean; color: boolean; verbose: boolean; columns: number; hyperlinks: boolean }, result: RunResult, io: Io): void {
@@ -176,13 +233,14 @@ function writeResult(config: { json: boolean; color: boolean; verbose: boolean; 
 function printError(error: unknown, io: Io, debug: boolean): number {
   if (error instanceof PoolBoyError) {
     const lines = error.message.split("\n");
-    for (const line of lines) io.stderr.write(`pool-boy: ${redact(line)}\n`);
-    if (error.hint) io.stderr.write(`  ${redact(error.hint)}\n`);
+    // repository and API text inside a message is shown, not executed: one escaped line each
+    for (const line of lines) io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
+    if (error.hint) io.stderr.write(`  ${escapeText(redact(error.hint))}\n`);
     if (debug && error.cause instanceof Error && error.cause.stack) io.stderr.write(redact(error.cause.stack) + "\n");
     return error.exitCode;
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack)}\n`);
+  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack).split("\n").map(escapeText).join("\n")}\n`);
   return EXIT.bug;
 }
 
@@ -198,7 +256,26 @@ function mergeFlags(global: Record<string, unknown>, own: Record<string, unknown
   return merged as Flags & { password?: string; token?: string };
 }
 
+/**
+ * A reader that goes away (`pool-boy status | head`) is no crash: the run goes on to its end (a
+ * clean is never cut short half-way, temporary files are removed), writes to the closed stream are
+ * dropped, and the exit code is the run's.
+ */
+function tolerateClosedPipes(io: Io): void {
+  for (const stream of [io.stdout, io.stderr]) {
+    const s = stream as NodeJS.WritableStream & { listenerCount?: (event: string) => number };
+    s.on?.("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED" || error.code === "ECONNRESET") return;
+      // nowhere left to report it: the exit code still tells
+    });
+  }
+}
+
 export async function main(io: Io): Promise<number> {
+  tolerateClosedPipes(io);
+  // the command may come after global options (pool-boy -t ci status)
+  const named = io.argv.find((a) => a === "status" || a === "clean");
+  const had: Had = { json: wantsJson(io.argv, io.env), command: named === "status" || named === "clean" ? named : null, result: null };
   let debug = ["1", "true", "yes"].includes((io.env[ENV.debug] ?? "").toLowerCase());
   const program = new Command("pool-boy")
     .description("Keeps Concourse pool-resource lock pools healthy: finds claimed locks whose owner build is gone and gives them back.")
@@ -209,16 +286,16 @@ export async function main(io: Io): Promise<number> {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`pool-boy: ${redact(s.replace(/^error: /, ""))}`),
+      outputError: (s, write) => write(`pool-boy: ${escapeText(redact(s.replace(/^error: /, "").replace(/\n$/, "")))}\n`),
     });
   // As with fly, the options may come before the command too (`pool-boy -t ci status`): the
   // program takes them up to the command's name, the command after it; the command's win.
   addOptions(program, { hidden: true }).enablePositionalOptions();
   let code: number = EXIT.ok;
   const action = (command: PoolBoyCommand) => async (own: Record<string, unknown>, cmd: Command) => {
-    const flags = mergeFlags(program.opts(), own, cmd);
+    const flags: Flags & { password?: string; token?: string; summaryFile?: string } = mergeFlags(program.opts(), own, cmd);
     debug = debug || Boolean(flags.debug);
-    code = await execute(command, flags, io);
+    code = await withSummaryFile(command, flags.summaryFile, io, (onResult) => execute(command, flags, { ...io, onResult }, had));
   };
   addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"), { exitCode: true })
     .addHelpText("after", EXAMPLES)
@@ -227,9 +304,11 @@ export async function main(io: Io): Promise<number> {
     .addHelpText("after", EXAMPLES)
     .action(action("clean"));
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  const usageHint = "run pool-boy --help for usage";
   try {
     if (io.argv.length === 0) {
       program.outputHelp({ error: true });
+      if (had.json) writeFailure(errorJson(null, { message: "no command given: use status or clean", hint: usageHint }), had, io);
       return EXIT.usage;
     }
     await program.parseAsync(io.argv, { from: "user" });
@@ -237,8 +316,17 @@ export async function main(io: Io): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return EXIT.ok;
+      if (had.json) writeFailure(errorJson(null, { message: error.message.replace(/^error: /, ""), hint: usageHint }), had, io);
       return EXIT.usage;
     }
-    return printError(error, io, debug);
+    const exitCode = printError(error, io, debug);
+    if (had.json) writeFailure({ ...errorJson(error), exitCode }, had, io);
+    return exitCode;
   }
+}
+
+/** --json on failure: still one document on stdout (the message is on stderr too, for people). */
+function writeFailure(error: ReturnType<typeof errorJson>, had: Had, io: Io): void {
+  const doc = failureJson(error, { command: had.command, repo: had.repo, branch: had.branch, result: had.result ?? had.judged ?? null });
+  io.stdout.write(redact(JSON.stringify(doc, null, 2)) + "\n");
 }

@@ -11,6 +11,10 @@ import { formatTimeout, roundAge } from "../core/durations.js";
 import { buildUrl } from "../core/build-url.js";
 import { shortestNames, refKey } from "../decide/names.js";
 import { personNote } from "./json.js";
+import { escapeText, showText } from "../core/escape.js";
+
+/** Widest a lock name or a build's name may make its column (hostile input); the full text is in --json. */
+export const MAX_CELL = 48;
 
 export interface TableOptions {
   color: boolean;
@@ -25,9 +29,9 @@ export interface TableOptions {
 const NOTE_MAX = 24;
 const MIN_WHY = 12;
 
-/** Control characters (C0, DEL, C1) never reach the terminal from a commit message or a name. */
+/** Text from outside is shown, never executed: control characters become visible escapes. */
 export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/gu, "\ufffd");
+  return escapeText(text);
 }
 
 const len = (text: string) => [...text].length;
@@ -105,10 +109,20 @@ export function shortWhy(j: JudgedLock): string {
       return `${CAUSE_WORDS[o.cause] || "no answer"}, kept this run`;
     case "waiting":
     case "silent": {
+      const foreign = o.kind === "silent" && o.cause === "foreign-concourse" ? /another Concourse \(([^)]+)\)/u.exec(o.why)?.[1] : undefined;
       const what =
-        o.kind === "waiting" ? `waiting for ${o.candidates.join(", ")}` : personNote(j) !== null ? "a person's note" : CAUSE_WORDS[o.cause];
+        o.kind === "waiting"
+          ? `waiting for ${o.candidates.join(", ")}`
+          : personNote(j) !== null
+            ? "a person's note"
+            : foreign
+              ? `other Concourse (${escapeText(foreign)})`
+              : CAUSE_WORDS[o.cause];
       const t = j.policy.timeoutSeconds;
-      const age = j.policy.unset
+      // A claim dated ahead of this clock is not aged while it is ahead.
+      const age = (j.aheadSeconds ?? 0) > 0
+        ? "dated ahead, not aged"
+        : j.policy.unset
         ? "no timeout"
         : t === null
           ? "timeout never"
@@ -138,7 +152,7 @@ interface OwnerCell {
 }
 
 function ownerCell(j: JudgedLock, names: Map<string, string>, atcUrl: string | null): OwnerCell {
-  const name = (ref: BuildRef) => printable(names.get(refKey(ref)) ?? refKey(ref));
+  const name = (ref: BuildRef) => showText(names.get(refKey(ref)) ?? refKey(ref), MAX_CELL);
   const o = j.owner;
   const claimer = j.claim?.owner ?? null;
   if ((o.kind === "running" || o.kind === "finished" || o.kind === "waiting") && o.handedOff)
@@ -198,7 +212,8 @@ export function renderTable(r: RunResult, options: TableOptions): string {
     );
   if (r.only && r.only.length > 0) facts.push(`Only ${r.only.join(", ")}.`);
   for (const f of facts) out.push(...wrap(f, width, "  ").map((l) => c.yellow(l)));
-  for (const w of r.warnings) out.push(...wrap(`warning: ${printable(w.message)}`, width, "  ").map((l) => c.yellow(l)));
+  // Warnings whole, one line each: they carry commands to copy.
+  for (const w of r.warnings) out.push(c.yellow(`warning: ${escapeText(w.message)}`));
 
   const names = shortestNames(r.locks.flatMap(ownerRefs));
   const atcUrl = r.atcUrl ?? null;
@@ -215,7 +230,7 @@ export function renderTable(r: RunResult, options: TableOptions): string {
     const timeout = policy ? (policy.unset ? " · no timeout" : ` · timeout ${formatTimeout(policy.timeoutSeconds)}`) : "";
     out.push("");
     out.push(
-      c.bold(printable(pool)) +
+      c.bold(showText(pool, MAX_CELL)) +
         c.dim(` · ${claimed}${cleaned ? `, ${released} released` : ""}, ${counts?.unclaimed ?? 0} unclaimed${timeout}`),
     );
     if (locks.length === 0) {
@@ -225,9 +240,9 @@ export function renderTable(r: RunResult, options: TableOptions): string {
     const verb = (j: JudgedLock) => (j.verdict.action === "release" ? (cleaned ? "released" : "release") : "keep");
     const owners = locks.map((j) => ownerCell(j, names, atcUrl));
     const rows = locks.map((j, k) => [
-      printable(j.lock.name),
+      showText(j.lock.name, MAX_CELL),
       owners[k]!.text,
-      j.ageSeconds === null ? "?" : roundAge(j.ageSeconds),
+      j.ageSeconds === null ? "?" : (j.aheadSeconds ?? 0) > 0 ? `dated ${roundAge(j.aheadSeconds ?? 0)} ahead` : roundAge(j.ageSeconds),
       `${verb(j)} (${j.verdict.reason})`,
       shortWhy(j),
     ]);
@@ -262,10 +277,12 @@ export function renderTable(r: RunResult, options: TableOptions): string {
           return text;
         }),
       );
+      const edited = editedNote(j);
+      if (edited) out.push(c.dim(`      ${edited}`));
       if (options.verbose) {
         // The full detail, wrapped; the claim's first line and the build's URL as they are.
         for (const l of wrap(`why: ${printable(j.verdict.detail)}`, width - 6, "  ")) out.push(c.dim(`      ${l}`));
-        if (j.lock.claim) out.push(c.dim(`      claim ${j.lock.claim.sha.slice(0, 12)} ${j.claim?.format ?? ""}: ${printable(j.lock.claim.message.split("\n")[0] ?? "")}`));
+        if (j.lock.claim) out.push(c.dim(`      claim ${j.lock.claim.sha.slice(0, 12)} ${j.claim?.format ?? ""}: ${showText(j.lock.claim.message.split("\n")[0] ?? "", 200)}`));
         if (owner.url) out.push(c.dim(`      ${printable(owner.url)}`));
       }
     });
@@ -274,6 +291,15 @@ export function renderTable(r: RunResult, options: TableOptions): string {
   // One line whatever the width, so that a log can be searched for it.
   out.push(summaryLine(r));
   return out.join("\n") + "\n";
+}
+
+/** Commits that edited a claimed lock in place are shown, never acted on: owner and age stay the claim's. */
+function editedNote(j: JudgedLock): string | null {
+  const edits = j.lock.editedAfterClaim;
+  const last = edits[0];
+  if (!last) return null;
+  const count = edits.length === 1 ? "1 commit" : `${edits.length} commits`;
+  return `edited after the claim: ${count}, the last ${last.sha.slice(0, 12)} at ${last.committedAt.toISOString()} (owner and age are the claim's)`;
 }
 
 export function summaryLine(r: RunResult): string {

@@ -8,7 +8,7 @@ const test7 = { kind: "job" as const, team: "main", pipeline: "app", instanceVar
 
 function judged(name: string, verdict: Verdict, owner: OwnerState, problem: string | null = null, pool = "aws"): JudgedLock {
   return {
-    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date("2026-11-23T09:00:00Z"), message: "x" }, problem },
+    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date("2026-11-23T09:00:00Z"), message: "x" }, editedAfterClaim: [], problem },
     claim: { operation: "claiming", owner: deploy, format: "team-build", note: null },
     owner,
     verdict,

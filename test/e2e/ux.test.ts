@@ -126,7 +126,7 @@ describe("status of the demo scenario", () => {
     ["a pool that does not exist", ["--only", "azure", "--pools", "*:2h"], {}, /--only azure: pool "azure" does not exist\n {2}the repository has: aws, gcp/],
     ["a pool not among --pools", ["--only", "gcp", "--pools", "aws:2h"], {}, /--only: pool "gcp" is not among --pools \(aws\)/],
     ["an empty lock name", ["--only", "aws/"], {}, /--only: "aws\/" is not POOL or POOL\/LOCK/],
-    ["a bare number as --api-timeout", ["--api-timeout", "10"], {}, /--api-timeout: "10" has no unit \(write e\.g\. "10s"\)/],
+    ["a bare number as --api-timeout", ["--api-timeout", "10"], {}, /--api-timeout: "10" has no unit \(write e\.g\. "10s"/],
     ["a bare number in POOL_BOY_API_TIMEOUT", [], { POOL_BOY_API_TIMEOUT: "30" }, /POOL_BOY_API_TIMEOUT: "30" has no unit/],
     ["--exit-code for clean", ["--exit-code"], {}, /unknown option '--exit-code'/],
   ];

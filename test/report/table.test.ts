@@ -12,7 +12,7 @@ function judged(name: string, owner: OwnerState, verdict: Verdict, options: { re
   const claim: ParsedClaim = options.ref ? { operation: "claiming", owner: options.ref, format: "team-build", note: null } : { operation: null, owner: null, format: "none", note: "not a pool-resource message" };
   const age = options.age ?? 3600;
   return {
-    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date(T0.getTime() - age * 1000), message: options.message ?? "x" }, problem: null },
+    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date(T0.getTime() - age * 1000), message: options.message ?? "x" }, editedAfterClaim: [], problem: null },
     claim,
     owner,
     verdict,
@@ -120,5 +120,5 @@ for (const [seconds, want] of ages) test(`roundAge(${seconds}) = ${want}`, () =>
 test("cut and printable", () => {
   assert.equal(cut("abcdef", 4), "abc…");
   assert.equal(cut("abc", 4), "abc");
-  assert.equal(printable("a\u001b[2Jb\u009bc"), "a\ufffd[2Jb\ufffdc");
+  assert.equal(printable("a\u001b[2Jb\u009bc"), "a\\x1b[2Jb\\x9bc");
 });

@@ -165,7 +165,7 @@ async function defaultBranch(target: GitTarget, display: string): Promise<string
     throw new PoolBoyError(
       "git",
       `cannot tell the default branch of ${display}: its HEAD names no branch (is the repository empty?)`,
-      "set the branch explicitly",
+      "name the branch with --branch (or POOL_REPO_BRANCH)",
     );
   }
   return checkBranchName(match[1]);
