@@ -306,7 +306,9 @@ export async function main(io: Io): Promise<number> {
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
   const usageHint = "run pool-boy --help for usage";
   try {
-    if (io.argv.length === 0) {
+    // No command (none at all, or only options: `pool-boy -t ci`): usage, exit 2.
+    const asksForHelp = io.argv.some((a) => ["-h", "--help", "help", "-V", "--version"].includes(a));
+    if (io.argv.length === 0 || (had.command === null && !asksForHelp && !io.argv.some((a) => !a.startsWith("-") && program.commands.some((c) => c.name() === a)))) {
       program.outputHelp({ error: true });
       if (had.json) writeFailure(errorJson(null, { message: "no command given: use status or clean", hint: usageHint }), had, io);
       return EXIT.usage;

@@ -185,6 +185,9 @@ describe("status of the demo scenario", () => {
       const after = doc(await poolBoy(["--only", "gcp", "status", "-t", "ci", "--json"], env));
       assert.deepEqual([...new Set((after.locks as Doc[]).map((l) => l.pool))], ["gcp"]);
       assert.equal((await poolBoy(["--frobnicate", "status"], env)).code, 2);
+      const noCommand = await poolBoy(["-t", "ci"], env);
+      assert.equal(noCommand.code, 2, "options but no command: usage");
+      assert.match(noCommand.stderr, /Usage: pool-boy/);
     } finally {
       await rm(home, { recursive: true, force: true });
     }
