@@ -85,6 +85,30 @@ export interface PoolPolicy {
   pool: string;
   /** null: never release by age */
   timeoutSeconds: number | null;
+  /** a failed or errored owner's lock is kept this long after its build ended (reason debug-window); null or absent: not kept */
+  keepFailedSeconds?: number | null;
+  /** released locks go to this pool's unclaimed/ (quarantine); null or absent: back to their own pool */
+  releaseTo?: string | null;
+  /** where each setting came from ("--pools", "--config FILE", ".pool-boy/config.yaml", "default"), for status --verbose */
+  sources?: { timeout: string; keepFailed: string; releaseTo: string };
+}
+
+/**
+ * A person's hold on a claimed lock: clean never releases it until `until` (or unhold). Stored in
+ * the pool repository at .pool-boy/holds/POOL/LOCK, outside every pool's folder.
+ */
+export interface Hold {
+  pool: string;
+  name: string;
+  /** the file in the repository */
+  path: string;
+  by: string;
+  reason: string;
+  since: Date;
+  /** null: until unhold */
+  until: Date | null;
+  /** the claim commit the lock had when it was held, or null */
+  claim: string | null;
 }
 
 /** A build as the ATC describes it, reduced to what pool-boy uses. */
@@ -113,6 +137,8 @@ export interface BuildState {
   ref: BuildRef;
   status: BuildStatus;
   id: number | null;
+  /** unix seconds the build ended, when the API said (for keep-failed) */
+  endTime?: number | null;
 }
 
 /**
@@ -129,11 +155,11 @@ export type OwnerState =
   /** transient failure after retries: keep this run */
   | { kind: "unreachable"; why: string };
 
-export const REASONS = ["alive", "finished", "stale", "young", "unknown", "conflict"] as const;
+export const REASONS = ["alive", "finished", "stale", "young", "unknown", "conflict", "held", "debug-window"] as const;
 export type Reason = (typeof REASONS)[number];
 
 export type Verdict =
-  | { action: "keep"; reason: "alive" | "young" | "unknown" | "conflict"; detail: string }
+  | { action: "keep"; reason: "alive" | "young" | "unknown" | "conflict" | "held" | "debug-window"; detail: string }
   | { action: "release"; reason: "finished" | "stale"; detail: string };
 
 /** One claimed lock with everything decided about it. */
@@ -145,6 +171,8 @@ export interface JudgedLock {
   /** seconds between the claim commit and the judgement, null when no claim commit was found */
   ageSeconds: number | null;
   policy: PoolPolicy;
+  /** the hold in force on this lock (active or not), when there is one */
+  hold?: Hold | null;
 }
 
 export interface ReleaseMove {
@@ -244,4 +272,6 @@ export interface RunResult {
   startedAt: Date;
   finishedAt: Date;
   warnings: string[];
+  /** the policy of every pool judged, with where each setting came from */
+  policies?: PoolPolicy[];
 }

@@ -41,7 +41,7 @@ function refOf(build: BuildInfo, like: BuildRef): BuildRef {
 }
 
 export function stateOf(build: BuildInfo, like: BuildRef): BuildState {
-  return { ref: refOf(build, like), status: build.status, id: build.id };
+  return { ref: refOf(build, like), status: build.status, id: build.id, endTime: build.endTime };
 }
 
 function cannotSay(lookup: Exclude<Lookup<unknown>, { kind: "found" }>): OwnerState {
@@ -64,7 +64,7 @@ export function ownerFromLookup(owner: BuildRef | null, lookup: Lookup<BuildInfo
   if (lookup === "no-api") return { done: { kind: "silent", why: "no Concourse API configured", holder: null } };
   if (lookup.kind !== "found") return { done: cannotSay(lookup) };
   const build = lookup.value;
-  const holder: BuildState = { ref: owner, status: build.status, id: build.id };
+  const holder: BuildState = { ref: owner, status: build.status, id: build.id, endTime: build.endTime };
   switch (build.status) {
     case "pending":
     case "started":

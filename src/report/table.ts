@@ -1,7 +1,7 @@
 // RunResult → text for people. Pure; the only module that uses chalk.
 
 import { Chalk, type ChalkInstance } from "chalk";
-import type { JudgedLock, Reason, RunResult } from "../core/model.js";
+import type { JudgedLock, PoolPolicy, Reason, RunResult } from "../core/model.js";
 import { shortRef } from "../decide/owner.js";
 import { formatAge, formatTimeout } from "../core/durations.js";
 import { ownerStatus } from "./json.js";
@@ -27,7 +27,10 @@ function paint(c: ChalkInstance, reason: Reason, text: string): string {
     case "alive":
       return c.green(text);
     case "young":
+    case "debug-window":
       return c.cyan(text);
+    case "held":
+      return c.magenta(text);
     case "finished":
     case "stale":
       return c.yellow(text);
@@ -64,6 +67,8 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
             (timeout !== undefined ? ` · timeout ${formatTimeout(timeout)}` : ""),
         ),
     );
+    const policy = locks[0]?.policy ?? r.policies?.find((p) => p.pool === pool);
+    if (options.verbose && policy) out.push(c.dim(`  settings: ${policyLine(policy)}`));
     if (locks.length === 0) {
       out.push(c.dim("  no claimed locks"));
       continue;
@@ -92,6 +97,16 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
   out.push("");
   out.push(summaryLine(r));
   return out.join("\n") + "\n";
+}
+
+/** "timeout 2h (--pools), keep-failed 1d (.pool-boy/config.yaml), release-to aws-dirty (--config ci.yaml)" */
+export function policyLine(p: PoolPolicy): string {
+  const from = (key: "timeout" | "keepFailed" | "releaseTo") => (p.sources ? ` (${p.sources[key]})` : "");
+  return [
+    `timeout ${formatTimeout(p.timeoutSeconds)}${from("timeout")}`,
+    `keep-failed ${p.keepFailedSeconds ? formatTimeout(p.keepFailedSeconds) : "off"}${from("keepFailed")}`,
+    `release-to ${p.releaseTo ?? "(its own pool)"}${from("releaseTo")}`,
+  ].join(", ");
 }
 
 export function summaryLine(r: RunResult): string {
