@@ -5,7 +5,7 @@ import type { Config } from "./decide/config.js";
 import type { Hold, JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
 import { ConfigErrors, PoolBoyError } from "./core/errors.js";
 import { layerFromSelection, mergePolicies, parseConfigFile, REPO_CONFIG_PATH, type ConfigLayer } from "./decide/config-file.js";
-import { parseHold } from "./decide/holds.js";
+import { holdActive, parseHold } from "./decide/holds.js";
 import { checkTargets } from "./decide/policy.js";
 import { readControls } from "./io/git/controls.js";
 import { safeUrl } from "./core/redact.js";
@@ -53,10 +53,11 @@ export interface RepoView {
 
 /**
  * Scan the synced head with the settings of every layer: flags and env (--pools), then --config,
- * then the repository's .pool-boy/config.yaml. `needPools`: a run over pools (status, clean) needs
- * at least one layer to name some; the commands on one lock do not.
+ * then the repository's .pool-boy/config.yaml. "pools": a run over pools (status, clean) needs at
+ * least one layer to name some; "all": the commands on one lock and doctor read every pool.
  */
-export async function viewRepo(repo: SyncedRepo, config: Config, needPools: boolean): Promise<RepoView> {
+export async function viewRepo(repo: SyncedRepo, config: Config, mode: "pools" | "all"): Promise<RepoView> {
+  const needPools = mode === "pools";
   const controls = await readControls(repo, repo.head);
   const layers: ConfigLayer[] = [];
   if (config.pools.named.length > 0 || config.pools.wildcard !== undefined) layers.push(layerFromSelection(config.pools, "--pools"));
@@ -75,11 +76,12 @@ export async function viewRepo(repo: SyncedRepo, config: Config, needPools: bool
     );
   // Only --pools: scan just the pools it names, as before; a config file may name pools the
   // repository lacks (a warning, and doctor reports it), so then every pool is read.
-  const onlyFlags = layers.length === 1 && layers[0]?.strict && config.pools.wildcard === undefined;
+  const onlyFlags = needPools && layers.length === 1 && layers[0]?.strict && config.pools.wildcard === undefined;
   const snapshot = await scanRepo(repo, onlyFlags ? config.pools.named.map((p) => p.pool) : "*");
   const merged = mergePolicies(snapshot.pools.map((p) => p.pool), layers);
   const required = merged.required[0];
-  if (required)
+  if (!needPools) merged.missing.push(...merged.required);
+  else if (required)
     throw new PoolBoyError(
       "config",
       `pool "${required.pool}" does not exist in ${repo.display} (${repo.branch}): there is no ${required.pool}/claimed/ folder`,
@@ -115,7 +117,7 @@ export async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy
     const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
     const owner = owners[i]!;
     const hold = holdOf(holds, lock.pool, lock.name);
-    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now, hold), ageSeconds: ageSeconds(lock, now), policy, hold };
+    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now, hold), ageSeconds: ageSeconds(lock, now), policy, hold: hold && holdActive(hold, now) ? hold : null };
   });
 }
 
@@ -142,7 +144,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
 
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
-      const view = await viewRepo(repo, config, true);
+      const view = await viewRepo(repo, config, "pools");
       const { snapshot, policies } = view;
       const judged = checkTargets(await judgeSnapshot(snapshot, policies, api, config, deps, view.holds), snapshot);
       const result = (released: ReleaseMove[], commits: string[]): RunResult => ({

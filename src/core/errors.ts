@@ -13,6 +13,8 @@ export const EXIT = {
   failed: 3,
   /** the git work is done but reporting (metrics push/file) failed */
   report: 4,
+  /** doctor found something that needs a human */
+  needsHuman: 7,
 } as const;
 
 export class PoolBoyError extends Error {

@@ -171,7 +171,7 @@ export interface JudgedLock {
   /** seconds between the claim commit and the judgement, null when no claim commit was found */
   ageSeconds: number | null;
   policy: PoolPolicy;
-  /** the hold in force on this lock (active or not), when there is one */
+  /** the hold in force on this lock, when there is an active one */
   hold?: Hold | null;
 }
 

@@ -48,10 +48,19 @@ export function poolNameProblem(pool: string): string | null {
   return null;
 }
 
+/** The setting meant by a misspelt key (two edits at most, case, "-" and "_" aside), or null. */
 function nearest(word: string, options: readonly string[]): string | null {
   const norm = (s: string) => s.toLowerCase().replace(/[-_ ]/g, "");
-  const w = norm(word);
-  return options.find((o) => norm(o) === w || norm(o).startsWith(w) || w.startsWith(norm(o))) ?? null;
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      for (let j = 1; j <= b.length; j++) row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row;
+    }
+    return prev[b.length] ?? Infinity;
+  };
+  return options.find((o) => distance(norm(o), norm(word)) <= 2) ?? null;
 }
 
 /** Parse a config file's text; `source` names it in every problem ("ci.yaml", ".pool-boy/config.yaml"). */

@@ -38,6 +38,11 @@ export function lockJson(j: JudgedLock) {
     handedOff,
     waitingFor: o.kind === "waiting" ? o.candidates : [],
     problem: j.lock.problem,
+    keepFailedSeconds: j.policy.keepFailedSeconds ?? null,
+    releaseTo: j.policy.releaseTo ?? null,
+    hold: j.hold
+      ? { by: j.hold.by, reason: j.hold.reason, since: j.hold.since.toISOString(), until: j.hold.until ? j.hold.until.toISOString() : null }
+      : null,
   };
 }
 
