@@ -89,7 +89,7 @@ export interface PoolPolicy {
   keepFailedSeconds?: number | null;
   /** released locks go to this pool's unclaimed/ (quarantine); null or absent: back to their own pool */
   releaseTo?: string | null;
-  /** where each setting came from ("--pools", "--config FILE", ".pool-boy/config.yaml", "default"), for status --verbose */
+  /** the source of each setting: --pools, --config FILE, .pool-boy/config.yaml or default (status --verbose) */
   sources?: { timeout: string; keepFailed: string; releaseTo: string };
 }
 

@@ -101,11 +101,11 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
 
 /** "timeout 2h (--pools), keep-failed 1d (.pool-boy/config.yaml), release-to aws-dirty (--config ci.yaml)" */
 export function policyLine(p: PoolPolicy): string {
-  const from = (key: "timeout" | "keepFailed" | "releaseTo") => (p.sources ? ` (${p.sources[key]})` : "");
+  const origin = (key: "timeout" | "keepFailed" | "releaseTo") => (p.sources ? ` (${p.sources[key]})` : "");
   return [
-    `timeout ${formatTimeout(p.timeoutSeconds)}${from("timeout")}`,
-    `keep-failed ${p.keepFailedSeconds ? formatTimeout(p.keepFailedSeconds) : "off"}${from("keepFailed")}`,
-    `release-to ${p.releaseTo ?? "(its own pool)"}${from("releaseTo")}`,
+    `timeout ${formatTimeout(p.timeoutSeconds)}${origin("timeout")}`,
+    `keep-failed ${p.keepFailedSeconds ? formatTimeout(p.keepFailedSeconds) : "off"}${origin("keepFailed")}`,
+    `release-to ${p.releaseTo ?? "(its own pool)"}${origin("releaseTo")}`,
   ].join(", ");
 }
 
