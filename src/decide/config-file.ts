@@ -73,7 +73,7 @@ export function parseConfigFile(text: string, source: string): ConfigFileResult 
     return offset === undefined ? source : `${source}:${lines.linePos(offset).line}`;
   };
   for (const error of doc.errors) {
-    const line = error.linePos?.[0]?.line;
+    const line = error.linePos?.[0]?.line ?? (error.pos?.[0] === undefined ? undefined : lines.linePos(error.pos[0]).line);
     problems.push(`${source}${line ? `:${line}` : ""}: not valid YAML: ${error.message.split("\n")[0]}`);
   }
   const layer: ConfigLayer = { source, pools: new Map(), strict: false };
