@@ -131,5 +131,6 @@ export function diagnose(input: DoctorInput): Finding[] {
     add("warning", "config-unknown-pool", m.pool, null, `${m.source} names pool "${m.pool}", which the repository does not have`, `remove "${m.pool}" from ${m.source.replace(/^--config /, "")}, or create the pool (${m.pool}/claimed/.gitkeep, ${m.pool}/unclaimed/.gitkeep)`);
 
   const rank = (s: Severity) => (s === "error" ? 0 : 1);
-  return findings.sort((a, b) => rank(a.severity) - rank(b.severity) || (a.pool ?? "").localeCompare(b.pool ?? "") || (a.path ?? "").localeCompare(b.path ?? ""));
+  const byCodeUnit = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  return findings.sort((a, b) => rank(a.severity) - rank(b.severity) || byCodeUnit(a.pool ?? "", b.pool ?? "") || byCodeUnit(a.path ?? "", b.path ?? ""));
 }
