@@ -195,19 +195,21 @@ export interface Policies {
 
 /**
  * The policy of each pool: for each setting, the first layer (highest precedence first) that
- * says it for the pool by name, or else by "*". Which pools: every pool any layer names, and every
- * pool of the repository when any layer has "*".
+ * says it for the pool by name, or else by "*". Which pools: those of the first layer that names
+ * any (every pool of the repository for "*"); the layers below only add settings. So
+ * `--pools aws:2h` looks at aws alone, whatever the files name.
  */
 export function mergePolicies(existing: string[], layers: ConfigLayer[]): Policies {
   const have = new Set(existing);
-  const named = new Map<string, string>();
+  const named = new Set<string>();
   const missing: Policies["missing"] = [];
   const required: Policies["required"] = [];
   let everyPool = false;
+  const selecting = layers.find((l) => l.pools.size > 0);
   for (const layer of layers) {
     for (const pool of layer.pools.keys()) {
       if (pool === "*") {
-        everyPool = true;
+        if (layer === selecting) everyPool = true;
         continue;
       }
       if (!have.has(pool)) {
@@ -215,10 +217,10 @@ export function mergePolicies(existing: string[], layers: ConfigLayer[]): Polici
         else if (!missing.some((m) => m.pool === pool)) missing.push({ pool, source: layer.source });
         continue;
       }
-      if (!named.has(pool)) named.set(pool, layer.source);
+      if (layer === selecting) named.add(pool);
     }
   }
-  const pools = [...new Set([...(everyPool ? existing : []), ...named.keys()])].sort();
+  const pools = [...new Set([...(everyPool ? existing : []), ...named])].sort();
   const policies = pools.map((pool): PoolPolicy => {
     const pick = <K extends keyof PoolSettings>(key: K): [PoolSettings[K] | undefined, string] => {
       for (const layer of layers) {

@@ -76,9 +76,13 @@ for (const [name, layers, pool, want] of precedence)
     assert.deepEqual({ timeout: p.timeoutSeconds, keepFailed: p.keepFailedSeconds, releaseTo: p.releaseTo, from: p.sources?.timeout }, want);
   });
 
-test("which pools: every named one, all with *, missing ones from files are reported, from --pools required", () => {
-  const m = mergePolicies(["aws", "gcp"], [flags("aws:1h,gone:1h"), layer("repo", "pools:\n  retired: 1h\n")]);
-  assert.deepEqual(m.policies.map((p) => p.pool), ["aws"]);
+test("which pools: those of the highest layer that names any; missing ones from files are reported, from --pools required", () => {
+  const m = mergePolicies(["aws", "gcp"], [flags("aws:1h,gone:1h"), layer("repo", "pools:\n  retired: 1h\n  gcp: 1h\n")]);
+  assert.deepEqual(m.policies.map((p) => p.pool), ["aws"], "--pools aws looks at aws alone");
+  const fromConfig = mergePolicies(["aws", "gcp"], [layer("--config c", "pools:\n  gcp: 1h\n"), layer("repo", 'pools:\n  "*": 2h\n')]);
+  assert.deepEqual(fromConfig.policies.map((p) => [p.pool, p.timeoutSeconds]), [["gcp", 3600]]);
+  const fromRepo = mergePolicies(["aws", "gcp"], [layer("--config c", "pools:\n"), layer("repo", "pools:\n  gcp: 1h\n")]);
+  assert.deepEqual(fromRepo.policies.map((p) => p.pool), ["gcp"], "a file that names no pool leaves the choice to the next");
   assert.deepEqual(m.required, [{ pool: "gone", source: "--pools" }]);
   assert.deepEqual(m.missing, [{ pool: "retired", source: "repo" }]);
   const all = mergePolicies(["aws", "gcp"], [layer("repo", 'pools:\n  "*": 1h\n')]);
