@@ -19,7 +19,8 @@ import { decideHold, describeHold, holdActive, holdPath, holdText } from "./deci
 import { checkTargets, decideManualRelease } from "./decide/policy.js";
 import { planRelease } from "./decide/plan.js";
 import { diagnose, type Finding } from "./decide/doctor.js";
-import { holdOf, judgeSnapshot, viewRepo, type RunDeps } from "./run.js";
+import { judgeSnapshot, type RunDeps } from "./run.js";
+import { holdOf, viewRepo } from "./view.js";
 
 export interface LockTarget {
   pool: string;
