@@ -104,7 +104,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       const outcome = await applyRelease(repo, plan);
       if (outcome.pushed) {
         deps.log(`pushed ${outcome.commits.length} commit(s) to ${snapshot.branch}`);
-        return result(plan.moves, outcome.commits);
+        return result(plan.moves.slice(outcome.from), outcome.commits);
       }
       if (outcome.reason === "nothing-to-do") return result([], []);
       // Someone pushed meanwhile. The decision was made on an old view: throw it away, fetch, judge again.

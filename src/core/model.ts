@@ -191,7 +191,12 @@ export interface ReleasePlan {
 }
 
 export type ApplyOutcome =
-  | { pushed: true; commits: string[] }
+  /**
+   * `commits` are this run's release commits, `from` the index of the first in the plan: another
+   * run that wrote the very same first commits (same base, same plan prefix, same second) and
+   * pushed them first released those, not this one.
+   */
+  | { pushed: true; commits: string[]; from: number }
   | { pushed: false; reason: "non-fast-forward" | "nothing-to-do"; detail: string };
 
 export interface ApiStats {

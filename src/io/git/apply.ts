@@ -44,9 +44,12 @@ export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan): Promise
   );
   const tip = commits[commits.length - 1] as string;
   const outcome = await push(repo, plan.branch, tip);
-  if (outcome !== null) return outcome;
+  if ("pushed" in outcome) return outcome;
   repo.head = tip;
-  return { pushed: true, commits };
+  // The branch was at one of our own commits already: another run wrote the same first commits
+  // and pushed them first. Those releases are its own; this run reports only what it added.
+  const from = outcome.oldTip === null ? 0 : commits.findIndex((c) => c.startsWith(outcome.oldTip as string)) + 1;
+  return { pushed: true, commits: commits.slice(from), from };
 }
 
 /** The blob each move takes along, after checking every move against the base tree. */
@@ -190,8 +193,11 @@ function quotePath(path: string): string {
   return `"${escaped}"`;
 }
 
-/** null when pushed; the outcome when the branch moved meanwhile; throws on other failures. */
-async function push(repo: SyncedRepo, branch: string, tip: string): Promise<ApplyOutcome | null> {
+/**
+ * `oldTip` (abbreviated, as git prints it) when pushed; the outcome when the branch moved
+ * meanwhile; throws on other failures.
+ */
+async function push(repo: SyncedRepo, branch: string, tip: string): Promise<ApplyOutcome | { oldTip: string | null }> {
   // No "+" and no --force: the remote accepts this only as a fast-forward of what we based on.
   // --no-verify: a pre-push hook from a global core.hooksPath has no business here.
   const args = ["push", "--porcelain", "--no-verify", "origin", `${tip}:refs/heads/${branch}`];
@@ -207,7 +213,9 @@ async function push(repo: SyncedRepo, branch: string, tip: string): Promise<Appl
     if (/^=\t/m.test(result.stdout.toString("utf8"))) {
       return { pushed: false, reason: "non-fast-forward", detail: `${branch} already had these exact commits: another run pushed the same release first` };
     }
-    return null;
+    // " \tSRC:DST\tOLD..NEW" for a fast-forward.
+    const range = /^ \t[^\t]*\t([0-9a-f]{4,})\.\.[0-9a-f]{4,}/m.exec(result.stdout.toString("utf8"));
+    return { oldTip: range?.[1] ?? null };
   }
 
   const rejected = /^!\t[^\t]*\t(.*)$/m.exec(result.stdout.toString("utf8"))?.[1]?.trim();
