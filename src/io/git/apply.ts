@@ -127,9 +127,9 @@ export async function applyEdit(repo: SyncedRepo, edit: RepoEdit): Promise<Apply
   const commits = await writeCommits(repo, edit.base, [{ message: edit.message, changes }]);
   const tip = commits[0] as string;
   const outcome = await push(repo, edit.branch, tip);
-  if (outcome !== null) return outcome;
+  if ("pushed" in outcome) return outcome;
   repo.head = tip;
-  return { pushed: true, commits };
+  return { pushed: true, commits, from: 0 };
 }
 
 /** One fast-import run: the commits chained on the base. Returns the commits in order. */
