@@ -159,6 +159,21 @@ describe("hold and unhold", () => {
     assert.equal(await w.repo.head(), head);
   });
 
+  test("who ran it: --by, else POOL_BOY_BY, else git's identity, else USER@host", async () => {
+    const gitconfig = join(w.repo.root, "carol.gitconfig");
+    await writeFile(gitconfig, "[user]\n\tname = Carol\n\temail = carol@example.com\n");
+    const { POOL_BOY_BY: _by, ...noBy } = w.env;
+    const byGit = await poolBoy(["hold", "aws/env-1", "--reason", "x", "--json"], { ...noBy, GIT_CONFIG_GLOBAL: gitconfig });
+    ok(byGit, "hold");
+    assert.equal(JSON.parse(byGit.stdout).hold.by, "Carol <carol@example.com>");
+    ok(await poolBoy(["unhold", "aws/env-1"], w.env), "unhold");
+    const byUser = await poolBoy(["hold", "aws/env-1", "--reason", "x", "--json"], { ...noBy, USER: "dave" });
+    ok(byUser, "hold");
+    assert.match(JSON.parse(byUser.stdout).hold.by, /^dave@.+/);
+    ok(await poolBoy(["unhold", "aws/env-1", "--by", "erin"], w.env), "unhold");
+    assert.match((await log(w.repo.path, { max: 1 }))[0]!.message, /Hold lifted by erin/);
+  });
+
   test("an expired hold no longer keeps the lock, and doctor reports it", async () => {
     const c = await w.repo.claimer();
     await c.commit({ write: { ".pool-boy/holds/aws/env-1": "by: someone\nreason: old\nsince: 2020-01-01T00:00:00Z\nuntil: 2020-01-02T00:00:00Z\n" } }, "an old hold");
