@@ -58,6 +58,13 @@ export function resultJson(r: RunResult) {
     durationSeconds: (r.finishedAt.getTime() - r.startedAt.getTime()) / 1000,
     locks: r.locks.map(lockJson),
     pools: r.pools,
+    settings: (r.policies ?? []).map((p) => ({
+      pool: p.pool,
+      timeoutSeconds: p.timeoutSeconds,
+      keepFailedSeconds: p.keepFailedSeconds ?? null,
+      releaseTo: p.releaseTo ?? null,
+      sources: p.sources ?? null,
+    })),
     ...(r.command === "clean"
       ? { released: r.released.map((m) => ({ pool: m.pool, name: m.name, from: m.from, to: m.to })), commits: r.commits, attempts: r.attempts }
       : {}),

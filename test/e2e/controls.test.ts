@@ -347,6 +347,10 @@ describe("the config file and quarantine", () => {
     ok(r, "status --config");
     assert.equal(verdictOf(r, "aws/env-2"), "keep/debug-window");
     assert.equal(verdictOf(r, "aws/env-3"), "release/stale", "the * timeout of 1h");
+    const settings = (JSON.parse(r.stdout) as { settings: Array<{ pool: string; keepFailedSeconds: number; sources: { keepFailed: string } }> }).settings;
+    assert.deepEqual(settings.map((p) => p.pool), ["aws", "aws-dirty", "gcp"]);
+    assert.equal(settings[0]!.keepFailedSeconds, 86400);
+    assert.match(settings[0]!.sources.keepFailed, /^--config .*ci\.yaml$/);
     const flags = await poolBoy(["status", "--json", "--config", file, "--pools", "aws:1d"], w.env);
     assert.equal(verdictOf(flags, "aws/env-3"), "keep/young", "--pools wins over --config");
     const verbose = await poolBoy(["status", "--verbose", "--config", file], w.env);
