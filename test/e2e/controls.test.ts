@@ -108,9 +108,13 @@ describe("hold and unhold", () => {
     assert.match(commit!.message, /^pool-boy hold: aws\/env-2\n\nHeld by tester until .*: debugging the VPC/);
     for (const pool of ["aws", "aws-dirty", "gcp"]) assert.deepEqual(await checkRange(w.repo, start, pool), [], `check of ${pool} sees no hold commit`);
 
-    const status = await poolBoy(["status", "--json", "--pools", "aws:2h"], w.env);
+    const metrics = join(w.repo.root, "pool-boy.prom");
+    const status = await poolBoy(["status", "--json", "--pools", "aws:2h", "--metrics-file", metrics], w.env);
     ok(status, "status");
     assert.equal(verdictOf(status, "aws/env-2"), "keep/held");
+    const series = (await readFile(metrics, "utf8")).split("\n").filter((l) => l.startsWith("pool_boy_verdicts{") && l.includes('pool="aws"'));
+    assert.ok(series.some((l) => l.includes('reason="held"') && l.endsWith(" 1")), series.join("\n"));
+    assert.ok(series.some((l) => l.includes('reason="debug-window"') && l.endsWith(" 0")), series.join("\n"));
     const lock = json(status).locks.find((l) => l.name === "env-2") as unknown as { hold: { by: string; reason: string; since: string; until: string } };
     assert.equal(lock.hold.by, "tester");
     assert.match(lock.hold.since, /^\d{4}-/);
