@@ -42,8 +42,10 @@ export type ManualRelease =
 
 /**
  * Whether a person may release this lock by hand. Refused, unless forced, when the owner build
- * is running (alive), cannot be asked (unknown: the API failed, or no API for a claim that names a
- * build) or the lock is held. A lock in claimed/ and unclaimed/ at once is never moved.
+ * is running (alive), cannot be vouched for (unknown: the API failed; or the claim names a build
+ * the API cannot say about, or a downstream job may still take it, and clean would keep it), or
+ * the lock is held. A claim made by hand (no build named) is the person's call. A lock in
+ * claimed/ and unclaimed/ at once is never moved.
  */
 export function decideManualRelease(j: JudgedLock, hold: Hold | null, force: boolean, now: Date): ManualRelease {
   const name = `${j.lock.pool}/${j.lock.name}`;
@@ -60,9 +62,14 @@ export function decideManualRelease(j: JudgedLock, hold: Hold | null, force: boo
   } else if (o.kind === "unreachable") {
     refusal = `its owner cannot be asked: ${o.why}`;
     taken = `${j.claim?.owner ? describeRef(j.claim.owner) : "an unknown owner"} (state unknown)`;
-  } else if (o.kind === "silent" && j.claim?.owner && /no Concourse API/.test(o.why)) {
-    refusal = `its owner ${shortRef(j.claim.owner)} cannot be asked: no Concourse API is configured`;
+  } else if (o.kind === "silent" && j.claim?.owner && j.verdict.action !== "release") {
+    // A named build the API cannot vouch for (no API, no access, not found, hand-off unknown) may
+    // be running: unknown, as long as clean would keep it too.
+    refusal = `its owner ${shortRef(j.claim.owner)} cannot be vouched for: ${o.why}`;
     taken = `${describeRef(j.claim.owner)} (state unknown)`;
+  } else if (o.kind === "waiting" && j.verdict.action !== "release") {
+    refusal = `${shortRef(o.holder.ref)} succeeded and ${o.candidates.join(", ")} may still take it`;
+    taken = `${describeRef(o.holder.ref)}, waiting for ${o.candidates.join(", ")}`;
   }
   const detail = `released by hand`;
   if (refusal === null) return { ok: true, verdict: { action: "release", reason: j.verdict.action === "release" ? j.verdict.reason : "stale", detail }, forced: null };
