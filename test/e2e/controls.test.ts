@@ -125,6 +125,7 @@ describe("hold and unhold", () => {
     ok(clean, "clean");
     assert.deepEqual(json(clean).released?.map((r) => r.name), ["env-3"], "the held lock stays; the stale one goes");
     assert.ok((await filesAt(w.repo.path, "HEAD")).includes("aws/claimed/env-2"));
+    assert.equal((await checkRange(w.repo, start, "aws")).length, 1, "the check range does see clean's release under aws/");
 
     const again = await poolBoy(["hold", "aws/env-2", "--reason", "mine"], w.env);
     assert.equal(again.code, 2);
