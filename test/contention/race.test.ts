@@ -88,12 +88,18 @@ async function makeWorld(): Promise<World> {
   };
 
   const ago = (hours: number) => new Date(now - hours * HOUR);
-  await world.claim("aws", "env-1", { status: "started" }, seed, ago(30)); // deploy #1, alive for 30h
-  await world.claim("aws", "env-2", { status: "failed" }, seed, ago(1)); // X: deploy #2 failed
-  await world.claim("aws", "env-3", { status: "aborted", format: "one-off" }, seed, ago(1)); // Z
-  owners.set(await seed.claim("aws", "env-4", "Claim env-4 by hand to debug", ago(5)), { label: "a person", finishedAt: null, manual: true }); // Y
-  await world.claim("gcp", "vm-1", { status: "succeeded", format: "build-url" }, seed, ago(1)); // V: provision #1
-  await world.claim("gcp", "vm-2", { status: "started", format: "build-url" }, seed, ago(3)); // provision #2 runs
+  try {
+    await world.claim("aws", "env-1", { status: "started" }, seed, ago(30)); // deploy #1, alive for 30h
+    await world.claim("aws", "env-2", { status: "failed" }, seed, ago(1)); // X: deploy #2 failed
+    await world.claim("aws", "env-3", { status: "aborted", format: "one-off" }, seed, ago(1)); // Z
+    owners.set(await seed.claim("aws", "env-4", "Claim env-4 by hand to debug", ago(5)), { label: "a person", finishedAt: null, manual: true }); // Y
+    await world.claim("gcp", "vm-1", { status: "succeeded", format: "build-url" }, seed, ago(1)); // V: provision #1
+    await world.claim("gcp", "vm-2", { status: "started", format: "build-url" }, seed, ago(3)); // provision #2 runs
+  } catch (error) {
+    // a listening API server keeps the test process alive
+    await world.cleanup();
+    throw error;
+  }
   return world;
 }
 
