@@ -231,7 +231,7 @@ const WRONG_PASSWORD = `wrong-${hex(8)}`;
 const requirement = needs([SSHD, SSH, SSH_KEYGEN, OPENSSL, GIT_HTTP_BACKEND]);
 
 before(async () => {
-  if (requirement.skip) return;
+  if (!requirement.ready()) return;
   scratch = await mkdtemp(join(tmpdir(), "pool-boy-e2e-secrets-"));
   s = await everyVerdictScenario();
   // One at a time, each kept as soon as it runs: when one fails to start, `after` closes the others.

@@ -58,7 +58,7 @@ let passwdSshBefore: string | null;
 const requirement = needs([SSHD, SSH, SSH_KEYGEN]);
 
 before(async () => {
-  if (requirement.skip) return;
+  if (!requirement.ready()) return;
   s = await everyVerdictScenario();
   // The scenario's bare repository is `root/pool.git`: serve its parent directory.
   sshd = await startSshd({ repos: s.repo.root });

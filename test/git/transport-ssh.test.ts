@@ -76,7 +76,7 @@ async function withTransport<T>(input: { url: string; env: Record<string, string
 const requirement = needs([SSHD, SSH, SSH_KEYGEN]);
 
 before(async () => {
-  if (requirement.skip) return;
+  if (!requirement.ready()) return;
   scratch = await mkdtemp(join(tmpdir(), "pool-boy-transport-ssh-"));
   repos = join(scratch, "repos");
   await mkdir(repos);

@@ -105,17 +105,33 @@ export function missingReason(programs: Program[], other: string[] = []): string
   return parts.length > 0 ? parts.join("; ") : null;
 }
 
+export interface Requirement {
+  /** for describe()/test() options: the reason when the tests are skipped */
+  skip: string | false;
+  /**
+   * For a hook that starts what the tests need: false when they are skipped (do nothing), true
+   * when everything is there; throws, naming what is missing, in CI.
+   */
+  ready(): boolean;
+}
+
 /**
  * Options for `describe()` or `test()` whose tests need `programs` (and any `other` unmet
  * condition, as a reason): `{ skip: reason }` when something is missing outside CI. In CI nothing
  * is skipped, and a test that fails with the reason is added where this is called.
  */
-export function needs(programs: Program[], other: string[] = []): { skip: string | false } {
+export function needs(programs: Program[], other: string[] = []): Requirement {
   const reason = missingReason(programs, other);
-  if (reason === null) return { skip: false };
-  if (!inCi()) return { skip: reason };
+  const failure = (): Error => new Error(`CI=true and this machine cannot run these tests: ${reason}. Run \`bash .ci/run\` as root, which installs everything.`);
+  if (reason === null) return { skip: false, ready: () => true };
+  if (!inCi()) return { skip: reason, ready: () => false };
   test(`CI has what the tests need (${programs.map((program) => program.name).join(", ")})`, () => {
-    throw new Error(`CI=true and this machine cannot run these tests: ${reason}. Run \`bash .ci/run\` as root, which installs everything.`);
+    throw failure();
   });
-  return { skip: false };
+  return {
+    skip: false,
+    ready: () => {
+      throw failure();
+    },
+  };
 }
