@@ -138,7 +138,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       deps.judged?.(result([], []));
       if (config.command === "status") return result([], []);
 
-      const plan = planRelease(snapshot.head, snapshot.branch, judged);
+      const plan = planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools);
       if (plan.moves.length === 0) return result([], []);
       deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
       const outcome = await applyRelease(repo, plan);

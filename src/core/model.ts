@@ -87,6 +87,11 @@ export interface PoolInventory {
   pool: string;
   claimed: string[];
   unclaimed: string[];
+  /**
+   * claimed/ holds a dot-file (.gitkeep or the like), which keeps the folder in git when its
+   * last lock leaves; without one, git drops the empty folder.
+   */
+  claimedKept: boolean;
 }
 
 /** What the scan saw at one commit of the branch. */
@@ -200,6 +205,8 @@ export interface ReleaseMove {
   from: string;
   to: string;
   message: string;
+  /** POOL/claimed/.gitkeep, added by the same commit when it moves the last lock out of a claimed/ nothing else keeps */
+  gitkeep?: string;
 }
 
 /** The commits `clean` intends to make on top of `base`, one per lock. */

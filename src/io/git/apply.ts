@@ -72,6 +72,13 @@ async function checkPlan(repo: SyncedRepo, plan: ReleasePlan): Promise<TreeEntry
     if (!source) throw refuse(move, `${move.from} does not exist`);
     if (source.type !== "blob" || source.mode === "120000") throw refuse(move, `${move.from} is not a regular file`);
     if (byPath.has(move.to)) throw refuse(move, `${move.to} already exists`);
+    if (move.gitkeep !== undefined) {
+      // Only ever the pool's own claimed/.gitkeep, and only where there is none.
+      if (move.gitkeep !== `${move.pool}/claimed/.gitkeep`) throw refuse(move, `"${move.gitkeep}" is not ${move.pool}/claimed/.gitkeep`);
+      if (seen.has(move.gitkeep)) throw refuse(move, `${move.gitkeep} is part of another move of the same plan`);
+      seen.add(move.gitkeep);
+      if (byPath.has(move.gitkeep)) throw refuse(move, `${move.gitkeep} already exists`);
+    }
     const parts = move.to.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = byPath.get(parts.slice(0, i).join("/"));
@@ -110,7 +117,10 @@ async function writeCommits(repo: SyncedRepo, plan: ReleasePlan, sources: TreeEn
       Buffer.from(
         `\nfrom ${i === 0 ? plan.base : `:${i}`}\n` +
           `M ${source.mode} ${source.sha} ${quotePath(move.to)}\n` +
-          `D ${quotePath(move.from)}\n\n`,
+          `D ${quotePath(move.from)}\n` +
+          // an empty file that keeps claimed/ when this commit moves its last lock out
+          (move.gitkeep === undefined ? "" : `M 100644 inline ${quotePath(move.gitkeep)}\ndata 0\n`) +
+          "\n",
       ),
     );
   });
