@@ -10,6 +10,9 @@ import { startFakeAtc, type FakeAtc } from "../support/atc-server.js";
 import { DEMO_USER } from "../support/scenario.js";
 import { json, poolBoy } from "../support/cli.js";
 import { closeAll } from "../support/cleanup.js";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 
 const HOUR = 3_600_000;
 
@@ -122,6 +125,28 @@ describe("a pool without claimed/.gitkeep", () => {
       const run = await poolBoy(["status", "--json"], env(repo, "nope:1h"));
       assert.equal(run.code, 2, run.stderr);
       assert.match(run.stderr, /pool "nope" does not exist .*there is no nope\/claimed\/ or nope\/unclaimed\/ folder/);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});
+
+describe("--cache-dir", () => {
+  test("under folders that do not exist: made; under a file: exit 2 naming the path and the fix, nothing changed", async () => {
+    const repo = await createPoolRepo({ pools: { aws: { unclaimed: ["env-1"] } } });
+    try {
+      const cache = join(repo.root, "not", "yet", "cache");
+      const made = await poolBoy(["status", "--json", "--cache-dir", cache], env(repo, "aws:1h"));
+      assert.equal(made.code, 0, made.stderr);
+      assert.ok(existsSync(join(cache, "HEAD")));
+
+      const file = join(repo.root, "a-file");
+      await writeFile(file, "x\n");
+      const refused = await poolBoy(["status", "--cache-dir", join(file, "cache")], env(repo, "aws:1h"));
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`--cache-dir ${join(file, "cache")}: cannot create its folder ${file}: a part of that path is a file`));
+      assert.match(refused.stderr, /POOL_BOY_CACHE_DIR/);
+      assert.doesNotMatch(refused.stderr, /ENOENT|ENOTDIR|\n\s+at /, "no raw error code or stack");
     } finally {
       await repo.cleanup();
     }
