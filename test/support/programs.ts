@@ -24,6 +24,7 @@ export interface Program {
 export const SSHD: Program = { name: "sshd", debianPackage: "openssh-server" };
 export const SSH: Program = { name: "ssh", debianPackage: "openssh-client" };
 export const SSH_KEYGEN: Program = { name: "ssh-keygen", debianPackage: "openssh-client" };
+export const NPM: Program = { name: "npm", debianPackage: "npm" };
 export const OPENSSL: Program = { name: "openssl", debianPackage: "openssl" };
 /** POOL_BOY_PROMTOOL_BIN overrides where it is looked for. */
 export const PROMTOOL: Program = {
