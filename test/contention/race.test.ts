@@ -43,9 +43,10 @@ async function makeWorld(): Promise<World> {
   const now = Date.now();
   const repo = await createPoolRepo({ pools: { aws: { unclaimed: LOCKS.aws }, gcp: { unclaimed: LOCKS.gcp } }, date: new Date(now - 240 * HOUR) });
   const pushLog = await installPushLog(repo);
+  const seed = await repo.claimer();
+  // from here on, a failure closes the API server (world.cleanup() below)
   const atc = await startFakeAtc({ version: "8.2.5", users: [USER] });
   const owners = new Map<string, Owner>();
-  const seed = await repo.claimer();
   const pipelineOf: Record<string, { pipeline: string; job: string }> = { aws: { pipeline: "app", job: "deploy" }, gcp: { pipeline: "infra", job: "provision" } };
 
   const world: World = {
