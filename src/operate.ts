@@ -212,7 +212,7 @@ export async function releaseByHand(
       }
       const policy: PoolPolicy = view.policies.find((p) => p.pool === target.pool) ?? { pool: target.pool, timeoutSeconds: null, keepFailedSeconds: null, releaseTo: null };
       deps.progress(`asking Concourse about ${name}…`);
-      const [judged] = await judgeSnapshot({ ...snapshot, locks: [lock] }, [policy], s.api, config, deps, view.holds);
+      const [judged] = await judgeSnapshot({ ...snapshot, locks: [lock] }, [policy], s.api, config, deps, () => undefined, view.holds);
       if (!judged) throw new Error(`${name} was not judged`);
       const h = holdOf(view.holds, target.pool, target.name);
       const decision = decideManualRelease(judged, h, options.force, deps.now());
@@ -220,7 +220,7 @@ export async function releaseByHand(
       const [checked] = checkTargets([{ ...judged, verdict: decision.verdict }], snapshot, options.to);
       if (!checked || checked.verdict.action !== "release")
         throw new PoolBoyError("usage", `refusing to release ${name}: ${checked?.verdict.detail ?? "no target"}`, "nothing was changed; pick another pool with --to, or fix the target pool");
-      const plan = planRelease(snapshot.head, snapshot.branch, [checked], { reason: options.reason, by: options.by, to: options.to, takenFrom: decision.forced });
+      const plan = planRelease(snapshot.head, snapshot.branch, [checked], snapshot.pools, { reason: options.reason, by: options.by, to: options.to, takenFrom: decision.forced });
       const outcome = await applyRelease(s.repo, plan);
       if (!outcome.pushed) {
         if (outcome.reason === "nothing-to-do") throw new Error("a release plan with one move had nothing to do");

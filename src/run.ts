@@ -12,10 +12,12 @@ import { prepareTransport } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwners, type OwnerApi } from "./io/atc/ask.js";
-import { judge, ageSeconds } from "./decide/judge.js";
+import { judge, ageSeconds, aheadSeconds } from "./decide/judge.js";
 import { planRelease } from "./decide/plan.js";
 import { applyRelease } from "./io/git/apply.js";
 import { connectAtc, type AtcClient } from "./io/atc/client.js";
+import { membershipWarnings, noAccessWarnings, type AccessFacts } from "./decide/access.js";
+import { foreignConcourse } from "./decide/owner.js";
 
 export interface RunDeps {
   env: Record<string, string | undefined>;
@@ -24,6 +26,24 @@ export interface RunDeps {
   log: (line: string) => void;
   /** a short progress note for a terminal */
   progress: (line: string) => void;
+  /** each judgement as it is made, before anything is released (for --json when a later step fails) */
+  judged?: (result: RunResult) => void;
+  /** a warning to show at once, whatever --verbose says (stderr); --verbose's log when absent */
+  warn?: (line: string) => void;
+}
+
+function accessFacts(config: Config, api: AtcClient): AccessFacts {
+  const auth = config.atc?.auth;
+  return {
+    url: api.url,
+    auth:
+      auth?.kind === "password"
+        ? { kind: "password", username: auth.username }
+        : auth?.kind === "token"
+          ? { kind: "token", source: auth.source, ...(auth.flyTarget ? { flyTarget: auth.flyTarget } : {}) }
+          : { kind: "none" },
+    user: api.user,
+  };
 }
 
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
@@ -37,10 +57,19 @@ function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPo
     });
 }
 
-export async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api: OwnerApi | null, config: Config, deps: RunDeps, holds: Hold[] = []): Promise<JudgedLock[]> {
+export async function judgeSnapshot(
+  snapshot: RepoSnapshot,
+  policies: PoolPolicy[],
+  api: OwnerApi | null,
+  config: Config,
+  deps: RunDeps,
+  beforeAsking: (claims: Array<ReturnType<typeof parseClaim> | null>) => void = () => undefined,
+  holds: Hold[] = [],
+): Promise<JudgedLock[]> {
   const byPool = new Map(policies.map((p) => [p.pool, p]));
   const locks = snapshot.locks.filter((l) => byPool.has(l.pool));
   const claims = locks.map((l) => (l.claim ? parseClaim(l.claim.message, config.team) : null));
+  beforeAsking(claims);
   if (api && locks.length > 0) deps.progress(`asking Concourse about ${locks.length} claimed lock${locks.length === 1 ? "" : "s"}…`);
   const owners = await askOwners(api, locks.map((lock, i) => ({ lock, claim: claims[i] ?? null })));
   const now = deps.now();
@@ -48,7 +77,16 @@ export async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy
     const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
     const owner = owners[i]!;
     const hold = holdOf(holds, lock.pool, lock.name);
-    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now, hold), ageSeconds: ageSeconds(lock, now), policy, hold: hold && holdActive(hold, now) ? hold : null };
+    return {
+      lock,
+      claim: claims[i] ?? null,
+      owner,
+      verdict: judge(lock, owner, policy, now, hold),
+      ageSeconds: ageSeconds(lock, now),
+      aheadSeconds: aheadSeconds(lock, now),
+      policy,
+      hold: hold && holdActive(hold, now) ? hold : null,
+    };
   });
 }
 
@@ -73,11 +111,25 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     deps.log(`synced ${safeUrl(config.repo)} ${repo.branch} at ${repo.head}`);
     if (api) deps.log(`Concourse ${api.version ?? "(version unknown)"} at ${config.atc?.url}`);
 
+    const facts = api ? accessFacts(config, api) : null;
+    const hosts = api?.hosts ?? [];
+    // Said once per run, before the first lookup: teams the claims name that the credentials lack.
+    const warned = new Set<string>();
+    const beforeAsking = (claims: Array<ReturnType<typeof parseClaim> | null>) => {
+      if (!facts) return;
+      const owners = claims.filter((c) => c !== null && foreignConcourse(c.concourse, hosts) === null).map((c) => c?.owner ?? null);
+      for (const line of membershipWarnings(facts, owners)) {
+        if (warned.has(line)) continue;
+        warned.add(line);
+        (deps.warn ?? deps.log)(line);
+      }
+    };
+
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
       const view = await viewRepo(repo, config, "pools");
       const { snapshot, policies } = view;
-      const judged = checkTargets(await judgeSnapshot(snapshot, policies, api, config, deps, view.holds), snapshot);
+      const judged = checkTargets(await judgeSnapshot(snapshot, policies, api, config, deps, beforeAsking, view.holds), snapshot);
       const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
         command: config.command,
         repo: safeUrl(config.repo),
@@ -93,12 +145,14 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         api: api?.stats() ?? null,
         startedAt,
         finishedAt: deps.now(),
-        warnings: [...warnings, ...view.warnings],
+        // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
+        warnings: [...warnings, ...view.warnings, ...(facts ? noAccessWarnings(facts, judged) : [])],
         policies,
       });
+      deps.judged?.(result([], []));
       if (config.command === "status") return result([], []);
 
-      const plan = planRelease(snapshot.head, snapshot.branch, judged);
+      const plan = planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools);
       if (plan.moves.length === 0) return result([], []);
       deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
       const outcome = await applyRelease(repo, plan);

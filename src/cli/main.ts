@@ -5,12 +5,15 @@ import { Command, CommanderError, Option } from "commander";
 import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTargetInput } from "../decide/config.js";
 import { readFlyTarget } from "../io/atc/flyrc-input.js";
 import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
-import { redact, registerSecret } from "../core/redact.js";
+import { redact, registerSecret, safeUrl } from "../core/redact.js";
+import { escapeText } from "../core/escape.js";
 import { run } from "../run.js";
+import { withSummaryFile, SUMMARY_FILE_ENV } from "./summary-file.js";
 import { renderTable } from "../report/table.js";
-import { resultJson } from "../report/json.js";
+import { errorJson, failureJson, resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
+import { keptForNoAccess } from "../decide/access.js";
 import type { Config } from "../decide/config.js";
 import { parseDuration } from "../core/durations.js";
 import { doctor, hold, parseTarget, releaseByHand, unhold, whoRuns } from "../operate.js";
@@ -37,6 +40,9 @@ Exit codes:
   2  bad input (flags, environment, pools): nothing changed
   3  git or the Concourse API failed: nothing changed
   4  the git work is done, but writing or pushing metrics failed
+  5  the run finished, but some locks were kept without a judgement because Concourse
+     refused to show their builds (401/403: no credentials, or not a member of the team);
+     the warnings say which user, which team and how to fix it
   7  doctor found something that needs a human
 
 Operator controls: pool-boy hold|unhold|release POOL/LOCK, pool-boy doctor (see their --help).
@@ -64,7 +70,7 @@ function addOptions(cmd: Command): Command {
   return cmd
     .option("--repo <url>", `the pool repository: any git URL or local path${env(ENV.repo)}`)
     .option("--branch <name>", `the branch the pools live on; default: the remote's default branch${env(ENV.branch)}`)
-    .option("--pools <spec>", `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes, "never" disables, "*:2h" = every pool)${env(ENV.pools)}`)
+    .option("--pools <spec>", `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes; 1m to 365d, or "never"; "*:2h" = every pool)${env(ENV.pools)}`)
     .option("--config <file>", `a YAML file of per-pool settings (timeout, keep-failed, release-to); flags and env win over it, it wins over the repository's .pool-boy/config.yaml${env(ENV.config)}`)
     .option("--team <name>", `the Concourse team for claims that name none; default: the flyrc target's team, else main${env(ENV.team)}`)
     .option("--concourse-url <url>", `the Concourse (ATC) URL, as given to fly${env(ENV.concourseUrl)}`)
@@ -74,13 +80,14 @@ function addOptions(cmd: Command): Command {
     .option("-t, --target <name>", `reuse a fly target from ~/.flyrc (api, team, token, TLS)${env(ENV.target)}`)
     .option("--ca-cert <file>", `a PEM CA certificate to verify the Concourse's TLS${env(ENV.caCert)}`)
     .option("--insecure", `skip TLS verification of the Concourse (avoid)${env(ENV.insecure)}`)
-    .option("--concurrency <n>", `API requests in flight at most (default 16)${env(ENV.concurrency)}`)
-    .option("--api-timeout <duration>", `timeout of each API request, e.g. 10s (default 10s)${env(ENV.apiTimeout)}`)
-    .option("--retries <n>", `retries of a failing API request (default 3)${env(ENV.retries)}`)
+    .option("--concurrency <n>", `API requests in flight at most, 1 to 256 (default 16)${env(ENV.concurrency)}`)
+    .option("--api-timeout <duration>", `timeout of each API request, 1s to 1h; bare numbers are seconds (default 10s)${env(ENV.apiTimeout)}`)
+    .option("--retries <n>", `retries of a failing API request, 0 to 10 (default 3)${env(ENV.retries)}`)
     .option("--cache-dir <dir>", `keep the clone here between runs and only fetch what is new${env(ENV.cacheDir)}`)
-    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile (default 5)${env(ENV.maxAttempts)}`)
+    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile, 1 to 50 (default 5)${env(ENV.maxAttempts)}`)
     .option("--pushgateway <url>", `push metrics to this Prometheus Pushgateway after the run${env(ENV.pushgateway)}`)
     .option("--metrics-file <file>", `write metrics for node_exporter's textfile collector${env(ENV.metricsFile)}`)
+    .option("--summary-file <file>", `write a short plain-text summary for notifications, also when the run fails${env(SUMMARY_FILE_ENV)}`)
     .option("--json", `print one JSON document on stdout${env(ENV.json)}`)
     .option("-v, --verbose", `say what is being done, on stderr${env(ENV.verbose)}`)
     .option("--no-color", "no colour (NO_COLOR is honoured too)")
@@ -94,6 +101,8 @@ interface Io {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** told the run's result as soon as there is one (--summary-file) */
+  onResult?: (result: RunResult) => void;
 }
 
 async function readInputs(flags: Flags, env: Record<string, string | undefined>): Promise<{ files: Record<string, string | null>; flyTarget: FlyTargetInput | string | null }> {
@@ -107,7 +116,26 @@ async function readInputs(flags: Flags, env: Record<string, string | undefined>)
   return { files, flyTarget };
 }
 
-async function configFrom(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io): Promise<Config> {
+/** What a run had got to when it failed, for the --json failure document. */
+interface Had {
+  json: boolean;
+  command: PoolBoyCommand | OperatorCommand | null;
+  repo?: string;
+  branch?: string | null;
+  /** the finished run (only the metrics failed after it) */
+  result: RunResult | null;
+  /** the last judgement, when a later step (the push) failed: nothing was released */
+  judged?: RunResult;
+}
+
+/** --json or POOL_BOY_JSON, read before commander or the config has had a say (they may fail). */
+function wantsJson(argv: string[], env: Record<string, string | undefined>): boolean {
+  const end = argv.indexOf("--");
+  if ((end < 0 ? argv : argv.slice(0, end)).includes("--json")) return true;
+  return ["1", "true", "yes", "on"].includes((env[ENV.json] ?? "").trim().toLowerCase());
+}
+
+async function configFrom(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io, had: Had): Promise<Config> {
   if (flags.password !== undefined || flags.token !== undefined) {
     registerSecret(flags.password);
     registerSecret(flags.token);
@@ -125,6 +153,9 @@ async function configFrom(command: PoolBoyCommand, flags: Flags & { password?: s
   const resolved = resolveConfig({ command, flags, env: io.env, ...inputs, isTTY: Boolean(io.stdout.isTTY) });
   if (!resolved.ok) throw new ConfigErrors(resolved.problems);
   const config = resolved.config;
+  had.json = config.json;
+  had.repo = safeUrl(config.repo);
+  had.branch = config.branch;
   if (config.atc?.auth.kind === "password") registerSecret(config.atc.auth.password);
   if (config.atc?.auth.kind === "token") registerSecret(config.atc.auth.token);
   return config;
@@ -147,16 +178,18 @@ function logging(config: Config, io: Io) {
     log: (line: string) => {
       if (!config.verbose) return;
       clearProgress();
-      io.stderr.write(`pool-boy: ${redact(line)}\n`);
+      io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
     },
   };
 }
 
+type OperatorCommand = "hold" | "unhold" | "release" | "doctor";
 type OperatorFlags = Flags & { password?: string; token?: string; reason?: string; for?: string; by?: string; force?: boolean; to?: string };
 
 /** hold, unhold, release and doctor: the same configuration, one lock (or none), their own output. */
-async function executeOperator(command: "hold" | "unhold" | "release" | "doctor", lockArg: string | null, flags: OperatorFlags, io: Io): Promise<number> {
-  const config = await configFrom("status", flags, io);
+async function executeOperator(command: OperatorCommand, lockArg: string | null, flags: OperatorFlags, io: Io, had: Had): Promise<number> {
+  had.command = command;
+  const config = await configFrom("status", flags, io, had);
   const target = lockArg === null ? null : parseTarget(lockArg);
   const reason = (flags.reason ?? io.env["POOL_BOY_REASON"] ?? "").trim();
   if ((command === "hold" || command === "release") && reason === "")
@@ -198,8 +231,9 @@ async function executeOperator(command: "hold" | "unhold" | "release" | "doctor"
   }
 }
 
-async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io): Promise<number> {
-  const config = await configFrom(command, flags, io);
+async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io, had: Had): Promise<number> {
+  had.command = command;
+  const config = await configFrom(command, flags, io, had);
   const terminal = Boolean(io.stderr.isTTY) && !config.json;
   let progressShown = false;
   const progress = (line: string) => {
@@ -214,13 +248,18 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   const log = (line: string) => {
     if (!config.verbose) return;
     clearProgress();
-    io.stderr.write(`pool-boy: ${redact(line)}\n`);
+    io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
+  };
+  const warn = (line: string) => {
+    clearProgress();
+    io.stderr.write(`pool-boy: warning: ${redact(line)}\n`);
   };
 
   const started = Date.now();
   let result: RunResult | null = null;
   try {
-    result = await run(config, { env: io.env, now: () => new Date(), log, progress });
+    result = await run(config, { env: io.env, now: () => new Date(), log, progress, warn, judged: (r) => (had.judged = r) });
+    io.onResult?.(result);
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -228,13 +267,29 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
       // a successful run is its own exit code and never undoes a release.
       const metricsError = await reportMetrics(config, result, (Date.now() - started) / 1000, log).catch((e: unknown) => e);
       if (metricsError && result) {
-        writeResult(config, result, io);
+        // --json: one document, the result and the error together (written where the error is caught)
+        if (config.json) had.result = result;
+        else writeResult(config, result, io);
         throw metricsError;
       }
     }
   }
   writeResult(config, result, io);
-  return EXIT.ok;
+  return unjudgedExit(result, io);
+}
+
+/** Exit 5 when locks were kept because Concourse refused to show their builds: said once, loudly. */
+function unjudgedExit(result: RunResult, io: Io): number {
+  const kept = result.locks.filter(keptForNoAccess);
+  if (kept.length === 0) return EXIT.ok;
+  const teams = [...new Set(kept.map((j) => (j.owner.kind === "unreachable" ? (j.owner.access?.team ?? "the team of a one-off build") : "")))].sort();
+  io.stderr.write(
+    redact(
+      `pool-boy: ${kept.length} lock${kept.length === 1 ? " was" : "s were"} kept without a judgement: Concourse refused access to ${teams.join(", ")} (HTTP 401/403); ` +
+        `the report's warnings say which user, which team and how to fix it (exit ${EXIT.noAccess})`,
+    ) + "\n",
+  );
+  return EXIT.noAccess;
 }
 
 function writeResult(config: { json: boolean; color: boolean; verbose: boolean }, result: RunResult, io: Io): void {
@@ -245,17 +300,36 @@ function writeResult(config: { json: boolean; color: boolean; verbose: boolean }
 function printError(error: unknown, io: Io, debug: boolean): number {
   if (error instanceof PoolBoyError) {
     const lines = error.message.split("\n");
-    for (const line of lines) io.stderr.write(`pool-boy: ${redact(line)}\n`);
-    if (error.hint) io.stderr.write(`  ${redact(error.hint)}\n`);
+    // repository and API text inside a message is shown, not executed: one escaped line each
+    for (const line of lines) io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
+    if (error.hint) io.stderr.write(`  ${escapeText(redact(error.hint))}\n`);
     if (debug && error.cause instanceof Error && error.cause.stack) io.stderr.write(redact(error.cause.stack) + "\n");
     return error.exitCode;
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack)}\n`);
+  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack).split("\n").map(escapeText).join("\n")}\n`);
   return EXIT.bug;
 }
 
+/**
+ * A reader that goes away (`pool-boy status | head`) is no crash: the run goes on to its end (a
+ * clean is never cut short half-way, temporary files are removed), writes to the closed stream are
+ * dropped, and the exit code is the run's.
+ */
+function tolerateClosedPipes(io: Io): void {
+  for (const stream of [io.stdout, io.stderr]) {
+    const s = stream as NodeJS.WritableStream & { listenerCount?: (event: string) => number };
+    s.on?.("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED" || error.code === "ECONNRESET") return;
+      // nowhere left to report it: the exit code still tells
+    });
+  }
+}
+
 export async function main(io: Io): Promise<number> {
+  tolerateClosedPipes(io);
+  const first = io.argv[0];
+  const had: Had = { json: wantsJson(io.argv, io.env), command: first === "status" || first === "clean" ? first : null, result: null };
   let debug = ["1", "true", "yes"].includes((io.env[ENV.debug] ?? "").toLowerCase());
   const program = new Command("pool-boy")
     .description("Keeps Concourse pool-resource lock pools healthy: finds claimed locks whose owner build is gone and gives them back.")
@@ -266,12 +340,12 @@ export async function main(io: Io): Promise<number> {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`pool-boy: ${redact(s.replace(/^error: /, ""))}`),
+      outputError: (s, write) => write(`pool-boy: ${escapeText(redact(s.replace(/^error: /, "").replace(/\n$/, "")))}\n`),
     });
   let code: number = EXIT.ok;
-  const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string }) => {
+  const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string; summaryFile?: string }) => {
     debug = debug || Boolean(flags.debug);
-    code = await execute(command, flags, io);
+    code = await withSummaryFile(command, flags.summaryFile, io, (onResult) => execute(command, flags, { ...io, onResult }, had));
   };
   addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"))
     .addHelpText("after", EXAMPLES)
@@ -280,11 +354,11 @@ export async function main(io: Io): Promise<number> {
     .addHelpText("after", EXAMPLES)
     .action(action("clean"));
   // ---- operator controls: hold, unhold, release by hand, doctor ----
-  const operator = (command: "hold" | "unhold" | "release" | "doctor") => async (...args: unknown[]) => {
+  const operator = (command: OperatorCommand) => async (...args: unknown[]) => {
     const lock = command === "doctor" ? null : (args[0] as string);
     const flags = args[command === "doctor" ? 0 : 1] as OperatorFlags;
     debug = debug || Boolean(flags.debug);
-    code = await executeOperator(command, lock, flags, io);
+    code = await executeOperator(command, lock, flags, io, had);
   };
   const by = `who runs it, for the commit; default: POOL_BOY_BY, else git's user.name, else USER@host (env POOL_BOY_BY)`;
   addOptions(program.command("hold").argument("<POOL/LOCK>", "the claimed lock to hold").description("keep a claimed lock from clean (for debugging): a commit in .pool-boy/holds/, outside the pool's folder"))
@@ -299,7 +373,7 @@ export async function main(io: Io): Promise<number> {
     .action(operator("unhold"));
   addOptions(program.command("release").argument("<POOL/LOCK>", "the claimed lock to release").description("release one lock by hand, through the same safe path as clean; refuses a lock that is alive, unknown or held unless --force"))
     .option("--reason <text>", "why it is released (required), for the commit (env POOL_BOY_REASON)")
-    .option("--force", "release it even when its owner is running, cannot be asked, or it is held; the commit names whose build it was taken from")
+    .option("--force", "release it even when its owner is running, cannot be vouched for, or it is held; the commit names whose build it was taken from")
     .option("--to <pool>", "move it to this pool's unclaimed/ instead (overrides release-to) (env POOL_BOY_RELEASE_TO)")
     .option("--by <name>", by)
     .addHelpText("after", OPERATOR_EXAMPLES)
@@ -308,9 +382,11 @@ export async function main(io: Io): Promise<number> {
     .addHelpText("after", OPERATOR_EXAMPLES)
     .action(operator("doctor"));
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  const usageHint = "run pool-boy --help for usage";
   try {
     if (io.argv.length === 0) {
       program.outputHelp({ error: true });
+      if (had.json) writeFailure(errorJson(null, { message: "no command given: use status or clean", hint: usageHint }), had, io);
       return EXIT.usage;
     }
     await program.parseAsync(io.argv, { from: "user" });
@@ -318,8 +394,17 @@ export async function main(io: Io): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return EXIT.ok;
+      if (had.json) writeFailure(errorJson(null, { message: error.message.replace(/^error: /, ""), hint: usageHint }), had, io);
       return EXIT.usage;
     }
-    return printError(error, io, debug);
+    const exitCode = printError(error, io, debug);
+    if (had.json) writeFailure({ ...errorJson(error), exitCode }, had, io);
+    return exitCode;
   }
+}
+
+/** --json on failure: still one document on stdout (the message is on stderr too, for people). */
+function writeFailure(error: ReturnType<typeof errorJson>, had: Had, io: Io): void {
+  const doc = failureJson(error, { command: had.command, repo: had.repo, branch: had.branch, result: had.result ?? had.judged ?? null });
+  io.stdout.write(redact(JSON.stringify(doc, null, 2)) + "\n");
 }

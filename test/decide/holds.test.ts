@@ -15,6 +15,7 @@ function lock(claimedMinutesAgo: number | null, problem: string | null = null): 
     name: "env-1",
     path: "aws/claimed/env-1",
     claim: claimedMinutesAgo === null ? null : { sha: "a".repeat(40), committedAt: at(-claimedMinutesAgo), message: "claiming: env-1" },
+    editedAfterClaim: [],
     problem,
   };
 }
@@ -26,7 +27,7 @@ const finished = (status: "failed" | "errored" | "aborted" | "succeeded", endedM
   holder: { ref: deploy, status, id: 1, endTime: endedMinutesAgo === null ? null : Math.floor(at(-endedMinutesAgo).getTime() / 1000) },
   handedOff: false,
 });
-const silent = (): OwnerState => ({ kind: "silent", why: "the claim commit does not name a build", holder: null });
+const silent = (): OwnerState => ({ kind: "silent", why: "the claim commit does not name a build", cause: "no-owner", holder: null });
 const policy = (keepFailedMinutes: number | null = null, timeoutMinutes: number | null = 120): PoolPolicy => ({
   pool: "aws",
   timeoutSeconds: timeoutMinutes === null ? null : timeoutMinutes * 60,
@@ -92,7 +93,7 @@ test("a hold file round-trips; an unreadable one still holds its lock", () => {
   assert.deepEqual(holdTarget(".pool-boy/holds/aws/env-1"), { pool: "aws", name: "env-1" });
 });
 
-const snapshot: RepoSnapshot = { branch: "main", head: "h", pools: [{ pool: "aws", claimed: ["env-1"], unclaimed: ["env-2"] }], locks: [] };
+const snapshot: RepoSnapshot = { branch: "main", head: "h", pools: [{ pool: "aws", claimed: ["env-1"], unclaimed: ["env-2"], claimedKept: true }], locks: [] };
 const holdCases: Array<[string, string, string, Hold | null, RegExp | null]> = [
   ["a claimed lock can be held", "aws", "env-1", null, null],
   ["over an expired hold", "aws", "env-1", hold(at(-5)), null],

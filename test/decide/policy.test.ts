@@ -9,9 +9,9 @@ const deploy: BuildState["ref"] = { kind: "job", team: "main", pipeline: "app", 
 const release: Verdict = { action: "release", reason: "finished", detail: "deploy #7 failed" };
 const keep: Verdict = { action: "keep", reason: "alive", detail: "deploy #7 is started" };
 
-function judged(pool: string, name: string, verdict: Verdict, releaseTo: string | null = null, owner: OwnerState = { kind: "silent", why: "the claim commit does not name a build", holder: null }, problem: string | null = null): JudgedLock {
+function judged(pool: string, name: string, verdict: Verdict, releaseTo: string | null = null, owner: OwnerState = { kind: "silent", why: "the claim commit does not name a build", cause: "no-owner", holder: null }, problem: string | null = null): JudgedLock {
   return {
-    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "c".repeat(40), committedAt: new Date(NOW.getTime() - 3_600_000), message: `claiming: ${name}` }, problem },
+    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "c".repeat(40), committedAt: new Date(NOW.getTime() - 3_600_000), message: `claiming: ${name}` }, editedAfterClaim: [], problem },
     claim: { operation: "claiming", owner: owner.kind === "silent" ? null : deploy, format: owner.kind === "silent" ? "none" : "team-build", note: null },
     owner,
     verdict,
@@ -23,9 +23,9 @@ const snapshot: RepoSnapshot = {
   branch: "main",
   head: "h".repeat(40),
   pools: [
-    { pool: "aws", claimed: ["env-1", "env-2", "env-3"], unclaimed: [] },
-    { pool: "gcp", claimed: ["env-1"], unclaimed: [] },
-    { pool: "dirty", claimed: ["env-2"], unclaimed: ["env-3"] },
+    { pool: "aws", claimed: ["env-1", "env-2", "env-3"], unclaimed: [], claimedKept: true },
+    { pool: "gcp", claimed: ["env-1"], unclaimed: [], claimedKept: true },
+    { pool: "dirty", claimed: ["env-2"], unclaimed: ["env-3"], claimedKept: true },
   ],
   locks: [],
 };
@@ -52,14 +52,14 @@ for (const [name, input, want] of cases)
   });
 
 test("the plan moves a quarantined lock to the target's unclaimed/ and says so", () => {
-  const plan = planRelease("h".repeat(40), "main", checkTargets([judged("aws", "env-1", release, "dirty")], snapshot));
+  const plan = planRelease("h".repeat(40), "main", checkTargets([judged("aws", "env-1", release, "dirty")], snapshot), snapshot.pools);
   assert.equal(plan.moves[0]?.to, "dirty/unclaimed/env-1");
   assert.match(plan.moves[0]?.message ?? "", /^unclaiming: env-1\n[\s\S]*Quarantined: moved to dirty\/unclaimed\/ \(release-to\), not back to aws/);
 });
 
 const running: OwnerState = { kind: "running", holder: { ref: deploy, status: "started", id: 7 }, handedOff: false };
-const unreachable: OwnerState = { kind: "unreachable", why: "HTTP 502" };
-const noApi: OwnerState = { kind: "silent", why: "no Concourse API configured", holder: null };
+const unreachable: OwnerState = { kind: "unreachable", why: "HTTP 502", cause: "api-error" };
+const noApi: OwnerState = { kind: "silent", why: "no Concourse API configured", cause: "no-api", holder: null };
 const failed: OwnerState = { kind: "finished", holder: { ref: deploy, status: "failed", id: 7 }, handedOff: false };
 const hold = (minutes: number): Hold => ({ pool: "aws", name: "env-1", path: ".pool-boy/holds/aws/env-1", by: "bob", reason: "x", since: NOW, until: new Date(NOW.getTime() + minutes * 60_000), claim: null });
 function noApiClaimed(): JudgedLock {
@@ -75,7 +75,7 @@ const manual: ManualCase[] = [
   ["an unreachable owner is refused", judged("aws", "env-1", keep, null, unreachable), null, false, /cannot be asked: HTTP 502/],
   ["a named owner without an API is refused", noApiClaimed(), null, false, /cannot be vouched for: no Concourse API configured/],
   ["a named owner without an API, stale for clean too, goes", { ...noApiClaimed(), verdict: { action: "release", reason: "stale", detail: "" } }, null, false, "ok"],
-  ["a named owner the API has no access to is refused", { ...noApiClaimed(), owner: { kind: "silent", why: "no access: 403", holder: null } }, null, false, /cannot be vouched for: no access/],
+  ["a named owner the API has no access to is refused", { ...noApiClaimed(), owner: { kind: "unreachable", why: "no access: 403", cause: "no-access" } }, null, false, /cannot be asked: no access/],
   ["waiting for a downstream job is refused", judged("aws", "env-1", { action: "keep", reason: "young", detail: "" }, null, { kind: "waiting", holder: { ref: deploy, status: "succeeded", id: 7 }, handedOff: false, candidates: ["test"] }), null, false, /test may still take it/],
   ["a held lock is refused", judged("aws", "env-1", release, null, failed), hold(30), false, /it is held by bob/],
   ["a held lock with --force goes, naming the hold", judged("aws", "env-1", release, null, failed), hold(30), true, "ok", "the hold of bob"],

@@ -39,7 +39,11 @@ export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan): Promise
     plan.moves.map((move, i) => {
       const source = sources[i] as TreeEntry;
       // The blob is referenced by its id, so the content moves byte for byte (and keeps its mode).
-      return { message: move.message, changes: `M ${source.mode} ${source.sha} ${quotePath(move.to)}\nD ${quotePath(move.from)}\n` };
+      const changes =
+        `M ${source.mode} ${source.sha} ${quotePath(move.to)}\nD ${quotePath(move.from)}\n` +
+        // an empty file that keeps claimed/ when this commit moves its last lock out
+        (move.gitkeep === undefined ? "" : `M 100644 inline ${quotePath(move.gitkeep)}\ndata 0\n`);
+      return { message: move.message, changes };
     }),
   );
   const tip = commits[commits.length - 1] as string;
@@ -80,6 +84,13 @@ async function checkPlan(repo: SyncedRepo, plan: ReleasePlan): Promise<TreeEntry
     if (!source) throw refuse(move, `${move.from} does not exist`);
     if (source.type !== "blob" || source.mode === "120000") throw refuse(move, `${move.from} is not a regular file`);
     if (byPath.has(move.to)) throw refuse(move, `${move.to} already exists`);
+    if (move.gitkeep !== undefined) {
+      // Only ever the pool's own claimed/.gitkeep, and only where there is none.
+      if (move.gitkeep !== `${move.pool}/claimed/.gitkeep`) throw refuse(move, `"${move.gitkeep}" is not ${move.pool}/claimed/.gitkeep`);
+      if (seen.has(move.gitkeep)) throw refuse(move, `${move.gitkeep} is part of another move of the same plan`);
+      seen.add(move.gitkeep);
+      if (byPath.has(move.gitkeep)) throw refuse(move, `${move.gitkeep} already exists`);
+    }
     const parts = move.to.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = byPath.get(parts.slice(0, i).join("/"));
