@@ -5,6 +5,12 @@ import { Chalk } from "chalk";
 import type { Finding } from "../decide/doctor.js";
 import { describeHold } from "../decide/holds.js";
 import { lockJson } from "./json.js";
+import { escapeText } from "../core/escape.js";
+
+/** Repository text (lock names, hold reasons, paths) is shown, never executed: each line escaped. */
+function lines(...texts: string[]): string {
+  return texts.map(escapeText).join("\n") + "\n";
+}
 import type { Hold, JudgedLock, ReleaseMove } from "../core/model.js";
 
 interface HoldResultLike {
@@ -56,7 +62,7 @@ export function holdJson(r: HoldResultLike) {
 export function renderHold(r: HoldResultLike): string {
   const verb = r.command === "hold" ? "held" : "unheld";
   const what = r.command === "hold" ? describeHold(r.hold) : `it was ${describeHold(r.hold)}`;
-  return `${verb} ${r.pool}/${r.name}: ${what}\ncommit ${r.commit.slice(0, 12)} on ${r.branch} (${r.hold.path}; outside the pool's folder: no pool-resource check fires)\n`;
+  return lines(`${verb} ${r.pool}/${r.name}: ${what}`, `commit ${r.commit.slice(0, 12)} on ${r.branch} (${r.hold.path}; outside the pool's folder: no pool-resource check fires)`);
 }
 
 export function releaseJson(r: ReleaseResultLike) {
@@ -75,10 +81,10 @@ export function releaseJson(r: ReleaseResultLike) {
 }
 
 export function renderRelease(r: ReleaseResultLike): string {
-  const lines = [`released ${r.move.pool}/${r.move.name}: ${r.move.from} → ${r.move.to}`, `by ${r.by}: ${r.reason}`];
-  if (r.takenFrom) lines.push(`taken by force from ${r.takenFrom}`);
-  lines.push(`commit ${r.commit.slice(0, 12)} on ${r.branch}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ""}`);
-  return lines.join("\n") + "\n";
+  const out = [`released ${r.move.pool}/${r.move.name}: ${r.move.from} → ${r.move.to}`, `by ${r.by}: ${r.reason}`];
+  if (r.takenFrom) out.push(`taken by force from ${r.takenFrom}`);
+  out.push(`commit ${r.commit.slice(0, 12)} on ${r.branch}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ""}`);
+  return lines(...out);
 }
 
 export function doctorJson(r: DoctorResultLike) {
@@ -87,11 +93,11 @@ export function doctorJson(r: DoctorResultLike) {
 
 export function renderDoctor(r: DoctorResultLike, options: { color: boolean }): string {
   const c = new Chalk({ level: options.color ? 1 : 0 });
-  const out = [c.bold("pool-boy doctor") + c.dim(` · ${r.repo} (${r.branch} @ ${r.head.slice(0, 8)}) · ${r.pools.length} pool${r.pools.length === 1 ? "" : "s"}`)];
+  const out = [c.bold("pool-boy doctor") + c.dim(` · ${escapeText(`${r.repo} (${r.branch} @ ${r.head.slice(0, 8)})`)} · ${r.pools.length} pool${r.pools.length === 1 ? "" : "s"}`)];
   for (const f of r.findings) {
     const label = f.severity === "error" ? c.red("error  ") : c.yellow("warning");
-    out.push(`${label} ${f.message} ${c.dim(`[${f.code}]`)}`);
-    out.push(c.dim(`        fix: ${f.fix}`));
+    out.push(`${label} ${escapeText(f.message)} ${c.dim(`[${f.code}]`)}`);
+    out.push(c.dim(`        fix: ${escapeText(f.fix)}`));
   }
   const errors = r.findings.filter((f) => f.severity === "error").length;
   const warnings = r.findings.length - errors;

@@ -406,7 +406,7 @@ describe("doctor", () => {
     await c.addClaimed("gcp", "vm-8", "x\n", "main/infra/provision build 5 claiming: vm-8");
     await c.commit(
       {
-        write: { "gcp/unclaimed/vm-9": "dup\n", "gcp/notes.txt": "stray\n", "broken/claimed/.gitkeep": "", ".pool-boy/config.yaml": "pools:\n  retired: {timeout: 1h}\n", ".pool-boy/holds/gcp/vm-7": "by: bob\nreason: gone\nsince: 2026-01-01T00:00:00Z\nuntil: unhold\n" },
+        write: { "gcp/unclaimed/vm-9": "dup\n", "gcp/notes.txt": "stray\n", "broken/claimed/.gitkeep": "", ".pool-boy/config.yaml": "pools:\n  retired: {timeout: 1h}\n", ".pool-boy/holds/gcp/vm-7": 'by: "bob\\e[2J"\nreason: gone\nsince: 2026-01-01T00:00:00Z\nuntil: unhold\n' },
         remove: ["aws-dirty/unclaimed/.gitkeep"],
       },
       "a messy repository",
@@ -428,5 +428,7 @@ describe("doctor", () => {
     assert.equal(text.code, 7);
     assert.match(text.stdout, /error {3}gcp\/vm-9 is in claimed\/ and unclaimed\/ at once/);
     assert.match(text.stdout, /fix: /);
+    assert.ok(!text.stdout.includes("\x1b"), "repository text is escaped");
+    assert.match(text.stdout, /the hold on gcp\/vm-7 by bob\\x1b\[2J names a lock that is not claimed/);
   });
 });
