@@ -2,13 +2,15 @@
 // sync and judge again) → result for the report stage.
 
 import type { Config } from "./decide/config.js";
-import { onlyAllows, policiesFor } from "./decide/config.js";
-import type { JudgedLock, PoolCounts, PoolPolicy, ReleasedLock, ReleaseMove, RepoSnapshot, RunResult, RunWarning } from "./core/model.js";
+import { onlyAllows } from "./decide/config.js";
+import type { Hold, JudgedLock, PoolCounts, PoolPolicy, ReleasedLock, ReleaseMove, RepoSnapshot, RunResult, RunWarning } from "./core/model.js";
 import { PoolBoyError } from "./core/errors.js";
+import { holdActive } from "./decide/holds.js";
+import { checkTargets } from "./decide/policy.js";
+import { holdOf, viewRepo } from "./view.js";
 import { safeUrl } from "./core/redact.js";
 import { prepareTransport } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
-import { scanRepo } from "./io/git/scan.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwners, type OwnerApi } from "./io/atc/ask.js";
 import { judge, ageSeconds, aheadSeconds } from "./decide/judge.js";
@@ -54,18 +56,20 @@ function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPo
     .filter((p) => wanted.has(p.pool))
     .sort((a, b) => byName(a.pool, b.pool))
     .map((p) => {
-      const moved = moves.filter((m) => m.pool === p.pool).length;
-      return { pool: p.pool, claimed: p.claimed.length - moved, unclaimed: p.unclaimed.length + moved };
+      const out = moves.filter((m) => m.pool === p.pool).length;
+      const into = moves.filter((m) => m.to.startsWith(`${p.pool}/unclaimed/`)).length;
+      return { pool: p.pool, claimed: p.claimed.length - out, unclaimed: p.unclaimed.length + into };
     });
 }
 
-async function judgeSnapshot(
+export async function judgeSnapshot(
   snapshot: RepoSnapshot,
   policies: PoolPolicy[],
   api: OwnerApi | null,
   config: Config,
   deps: RunDeps,
   beforeAsking: (claims: Array<ReturnType<typeof parseClaim> | null>) => void = () => undefined,
+  holds: Hold[] = [],
 ): Promise<JudgedLock[]> {
   const byPool = new Map(policies.map((p) => [p.pool, p]));
   const locks = snapshot.locks
@@ -79,7 +83,17 @@ async function judgeSnapshot(
   return locks.map((lock, i) => {
     const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
     const owner = owners[i]!;
-    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), aheadSeconds: aheadSeconds(lock, now), policy };
+    const hold = holdOf(holds, lock.pool, lock.name);
+    return {
+      lock,
+      claim: claims[i] ?? null,
+      owner,
+      verdict: judge(lock, owner, policy, now, hold),
+      ageSeconds: ageSeconds(lock, now),
+      aheadSeconds: aheadSeconds(lock, now),
+      policy,
+      hold: hold && holdActive(hold, now) ? hold : null,
+    };
   });
 }
 
@@ -96,14 +110,23 @@ function releasedLocks(moves: ReleaseMove[], commits: string[], judged: JudgedLo
   });
 }
 
-/** --only names a pool that is not there: bad input. A lock that is not claimed: said once. */
-function checkOnly(config: Config, snapshot: RepoSnapshot, warnings: RunWarning[]): void {
+/** --only names a pool that is not there, or one not judged: bad input. A lock that is not claimed: said once. */
+function checkOnly(config: Config, snapshot: RepoSnapshot, policies: PoolPolicy[], warnings: RunWarning[]): void {
   const pools = snapshot.pools.map((p) => p.pool);
   for (const o of config.only) {
-    if (!pools.includes(o.pool))
-      throw new PoolBoyError("config", `--only ${o.pool}${o.lock ? `/${o.lock}` : ""}: pool "${o.pool}" does not exist`, `the repository has: ${pools.join(", ") || "no pools"}`);
+    const given = `--only ${o.pool}${o.lock ? `/${o.lock}` : ""}`;
+    // every pool was read (a `*` entry, or no pools named): one that is not judged does not exist
+    const everyPool = config.pools.wildcard !== undefined || policies.some((p) => p.unset);
+    if (!pools.includes(o.pool) && (everyPool || policies.length === 0))
+      throw new PoolBoyError("config", `${given}: pool "${o.pool}" does not exist`, `the repository has: ${pools.join(", ") || "no pools"}`);
+    if (!policies.some((p) => p.pool === o.pool))
+      throw new PoolBoyError(
+        "config",
+        `${given}: pool "${o.pool}" is not among the pools judged (${policies.map((p) => p.pool).join(", ")})`,
+        `add it to --pools (or the config file), or use "*:TIMEOUT"`,
+      );
     if (o.lock !== null && !snapshot.locks.some((l) => l.pool === o.pool && l.name === o.lock)) {
-      const message = `--only ${o.pool}/${o.lock}: the lock is not claimed`;
+      const message = `${given}: the lock is not claimed`;
       if (!warnings.some((w) => w.message === message)) warnings.push({ code: "only-not-claimed", message });
     }
   }
@@ -147,10 +170,11 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
 
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
-      const snapshot = await scanRepo(repo, config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*");
-      const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools).filter((p) => config.only.length === 0 || config.only.some((o) => o.pool === p.pool));
-      checkOnly(config, snapshot, warnings);
-      const judged = await judgeSnapshot(snapshot, policies, api, config, deps, beforeAsking);
+      const view = await viewRepo(repo, config, "pools");
+      const { snapshot } = view;
+      const policies = view.policies.filter((p) => config.only.length === 0 || config.only.some((o) => o.pool === p.pool));
+      checkOnly(config, snapshot, view.policies, warnings);
+      const judged = checkTargets(await judgeSnapshot(snapshot, policies, api, config, deps, beforeAsking, view.holds), snapshot);
       const result = (moves: ReleaseMove[], commits: string[]): RunResult => ({
         command: config.command,
         repo: safeUrl(config.repo),
@@ -172,12 +196,16 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         startedAt,
         finishedAt: deps.now(),
         // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
-        warnings: facts ? [...warnings, ...noAccessWarnings(facts, judged).map((message) => ({ code: "no-access", message }))] : warnings,
+        warnings: [
+          ...warnings,
+          ...view.warnings.map((message) => ({ code: "config-pool-missing", message })),
+          ...(facts ? noAccessWarnings(facts, judged).map((message) => ({ code: "no-access", message })) : []),
+        ],
       });
       deps.judged?.(result([], []));
       if (config.command === "status") return result([], []);
 
-      const plan = planRelease(snapshot.head, snapshot.branch, judged);
+      const plan = planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools);
       if (plan.moves.length === 0) return result([], []);
       deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
       const outcome = await applyRelease(repo, plan);

@@ -17,6 +17,8 @@ export const EXIT = {
   noAccess: 5,
   /** `status --exit-code`: the run finished and something would be released */
   wouldRelease: 6,
+  /** doctor found something that needs a human */
+  needsHuman: 7,
 } as const;
 
 export class PoolBoyError extends Error {

@@ -3,6 +3,7 @@
 
 import type { PoolPolicy } from "../core/model.js";
 import { API_TIMEOUT_BOUNDS, POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
+import { parseConfigFile, type ConfigLayer } from "./config-file.js";
 
 export type Command = "status" | "clean";
 
@@ -33,6 +34,7 @@ export interface Flags {
   /** --only, repeatable */
   only?: string[];
   exitCode?: boolean;
+  config?: string;
 }
 
 /** What fly's ~/.flyrc says about one target. */
@@ -105,6 +107,8 @@ export interface Config {
   hyperlinks: boolean;
   /** the fly target used, if any (for the report's header) */
   target: string | null;
+  /** the --config file's settings (POOL_BOY_CONFIG), or null */
+  configFile: ConfigLayer | null;
 }
 
 export interface ResolveInput {
@@ -150,6 +154,7 @@ export const ENV = {
   metricsFile: "POOL_BOY_METRICS_FILE",
   only: "POOL_BOY_ONLY",
   exitCode: "POOL_BOY_EXIT_CODE",
+  config: "POOL_BOY_CONFIG",
 } as const;
 
 /** The table's default width when stdout is not a terminal and COLUMNS is not set. */
@@ -302,11 +307,25 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
 
   const [branch] = pick(flags.branch, ENV.branch, "--branch");
 
+  const [configPath, configSource] = pick(flags.config, ENV.config, "--config");
+  let configFile: ConfigLayer | null = null;
+  if (configPath !== undefined) {
+    const text = input.files[configPath];
+    if (text === undefined || text === null) problems.push(`${configSource}: cannot read "${configPath}" (check the path and its permissions)`);
+    else {
+      const parsed = parseConfigFile(text, configPath);
+      if (parsed.ok) configFile = { ...parsed.layer, source: `--config ${configPath}` };
+      else problems.push(...parsed.problems);
+    }
+  }
+
   const [poolSpec, poolSource] = pick(flags.pools, ENV.pools, "--pools");
-  // Without --pools: every pool, and no timeout. Only the API judges; a lock that only a timeout
-  // could judge is kept, with that reason (clean too: it never releases by a guessed age).
-  let pools: PoolSelection = { named: [], wildcard: null, unset: true };
-  if (poolSpec) {
+  let pools: PoolSelection = { named: [], wildcard: undefined };
+  // Without --pools, the pools come from --config or the repository's .pool-boy/config.yaml
+  // (checked once the repository is read); the commands on one lock need none.
+  if (poolSpec === "") {
+    problems.push(`${poolSource} is empty: give pools, e.g. "workers:2h,testers:90m", or "*:2h" for every pool`);
+  } else if (poolSpec !== undefined) {
     const parsed = parsePools(poolSpec, poolSource);
     pools = parsed.selection;
     problems.push(...parsed.problems);
@@ -423,8 +442,6 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
       problems.push(`${source}: "${text}" ${parsed}`);
       continue;
     }
-    if (!pools.unset && pools.wildcard === undefined && !pools.named.some((p) => p.pool === parsed.pool))
-      problems.push(`${source}: pool "${parsed.pool}" is not among --pools (${pools.named.map((p) => p.pool).join(", ")}); add it there or use "*:TIMEOUT"`);
     if (!only.some((o) => o.pool === parsed.pool && o.lock === parsed.lock)) only.push(parsed);
   }
   // status only: clean's exit code says whether it worked (the option is not offered there).
@@ -466,6 +483,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
       columns,
       hyperlinks,
       target: target?.name ?? null,
+      configFile,
     },
   };
 }

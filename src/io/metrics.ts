@@ -42,6 +42,8 @@ export const VERDICT_KEYS: readonly VerdictKey[] = [
   { action: "keep", reason: "young" },
   { action: "keep", reason: "unknown" },
   { action: "keep", reason: "conflict" },
+  { action: "keep", reason: "held" },
+  { action: "keep", reason: "debug-window" },
   { action: "release", reason: "finished" },
   { action: "release", reason: "stale" },
 ];

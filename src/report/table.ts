@@ -11,6 +11,7 @@ import { formatTimeout, roundAge } from "../core/durations.js";
 import { buildUrl } from "../core/build-url.js";
 import { shortestNames, refKey } from "../decide/names.js";
 import { personNote } from "./json.js";
+import type { PoolPolicy } from "../core/model.js";
 import { escapeText, showText } from "../core/escape.js";
 
 /** Widest a lock name or a build's name may make its column (hostile input); the full text is in --json. */
@@ -73,7 +74,10 @@ function paint(c: ChalkInstance, reason: Reason, text: string): string {
     case "alive":
       return c.green(text);
     case "young":
+    case "debug-window":
       return c.cyan(text);
+    case "held":
+      return c.magenta(text);
     case "finished":
     case "stale":
       return c.yellow(text);
@@ -100,6 +104,9 @@ const CAUSE_WORDS: Record<OwnerCause, string> = {
  */
 export function shortWhy(j: JudgedLock): string {
   if (j.lock.problem) return printable(j.lock.problem);
+  // A person's hold says who and why; a failed build kept for debugging says so.
+  if (j.verdict.reason === "held") return printable(j.verdict.detail.replace(/^(held by .*?) since .*? until (?:unhold|.*? UTC): /u, "$1: "));
+  if (j.verdict.reason === "debug-window" && (j.owner.kind === "finished")) return `${j.owner.holder.status}, kept for debugging`;
   const o = j.owner;
   switch (o.kind) {
     case "running":
@@ -233,6 +240,7 @@ export function renderTable(r: RunResult, options: TableOptions): string {
       c.bold(showText(pool, MAX_CELL)) +
         c.dim(` · ${claimed}${cleaned ? `, ${released} released` : ""}, ${counts?.unclaimed ?? 0} unclaimed${timeout}`),
     );
+    if (options.verbose && policy && !policy.unset) out.push(c.dim(`  settings: ${policyLine(policy)}`));
     if (locks.length === 0) {
       out.push(c.dim("  no claimed locks"));
       continue;
@@ -300,6 +308,16 @@ function editedNote(j: JudgedLock): string | null {
   if (!last) return null;
   const count = edits.length === 1 ? "1 commit" : `${edits.length} commits`;
   return `edited after the claim: ${count}, the last ${last.sha.slice(0, 12)} at ${last.committedAt.toISOString()} (owner and age are the claim's)`;
+}
+
+/** "timeout 2h (--pools), keep-failed 1d (.pool-boy/config.yaml), release-to aws-dirty (--config ci.yaml)" */
+export function policyLine(p: PoolPolicy): string {
+  const origin = (key: "timeout" | "keepFailed" | "releaseTo") => (p.sources ? ` (${p.sources[key]})` : "");
+  return [
+    `timeout ${formatTimeout(p.timeoutSeconds)}${origin("timeout")}`,
+    `keep-failed ${p.keepFailedSeconds ? formatTimeout(p.keepFailedSeconds) : "off"}${origin("keepFailed")}`,
+    `release-to ${p.releaseTo ?? "(its own pool)"}${origin("releaseTo")}`,
+  ].join(", ");
 }
 
 export function summaryLine(r: RunResult): string {

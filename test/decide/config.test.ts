@@ -269,24 +269,11 @@ test("the API's source travels with the config, for later messages", () => {
   const fromTarget = resolve({ ...base, target: "ci" }, {}, { flyTarget });
   assert.equal(fromTarget.ok && fromTarget.config.atc?.urlSource, "the api of --target ci in /home/op/.flyrc");
 });
-test("no --pools: every pool, no timeout (status and clean alike)", () => {
-  for (const command of ["status", "clean"] as const) {
-    const r = resolve({ repo: "/r" }, {}, { command });
-    assert.ok(r.ok);
-    assert.deepEqual(r.config.pools, { named: [], wildcard: null, unset: true });
-    assert.deepEqual(policiesFor(["b", "a"], r.config.pools), [
-      { pool: "a", timeoutSeconds: null, unset: true },
-      { pool: "b", timeoutSeconds: null, unset: true },
-    ]);
-  }
-});
-
 const onlyCases: Array<[string, Flags, Record<string, string>, Array<{ pool: string; lock: string | null }> | RegExp]> = [
   ["a pool", { only: ["aws"] }, {}, [{ pool: "aws", lock: null }]],
   ["a lock, repeated", { only: ["aws/env-1", "aws/env-2", "aws/env-1"] }, {}, [{ pool: "aws", lock: "env-1" }, { pool: "aws", lock: "env-2" }]],
   ["from the environment", {}, { POOL_BOY_ONLY: "aws, aws/env-1" }, [{ pool: "aws", lock: null }, { pool: "aws", lock: "env-1" }]],
   ["the flag beats the environment", { only: ["aws/x"] }, { POOL_BOY_ONLY: "aws" }, [{ pool: "aws", lock: "x" }]],
-  ["not among --pools", { only: ["gcp"] }, {}, /--only: pool "gcp" is not among --pools \(aws\)/],
   ["an empty pool", { only: ["/x"] }, {}, /--only: "\/x" is not POOL or POOL\/LOCK/],
   ["a lock path", { only: ["aws/a/b"] }, {}, /--only: "aws\/a\/b" is not POOL or POOL\/LOCK .*the lock is a file name/],
   ["a hidden pool", { only: [".git"] }, {}, /is not POOL or POOL\/LOCK/],

@@ -89,6 +89,8 @@ const OTHER_TOOLS: Record<string, string> = {
   "--variant": "debootstrap",
   "--objects": "git rev-list",
   "--bare": "git clone",
+  "--silent": "npm pack",
+  "--prefix": "npm install",
   // not an option yet: docs/resource.md describes the resource's `config`, which goes to a
   // config-file option that another change adds (the resource refuses it until then)
   "--config": "pool-boy's planned config file (docs/resource.md)",
@@ -97,9 +99,15 @@ const OTHER_TOOLS: Record<string, string> = {
 const BENCH = ["--commits", "--pools", "--locks", "--claimed", "--latency", "--oldest", "--new", "--repeat", "--seed", "--keep"];
 
 async function helpTexts(): Promise<{ listed: Set<string>; text: string }> {
-  const texts: string[] = [];
-  for (const args of [["--help"], ["status", "--help"], ["clean", "--help"]]) {
-    const run = await poolBoy(args, {});
+  const top = await poolBoy(["--help"], {});
+  assert.equal(top.code, 0, top.stderr);
+  const texts: string[] = [top.stdout];
+  // every command's own --help, as the top-level help lists them
+  const commands = /\nCommands:\n([\s\S]*?)\n\n/.exec(top.stdout)?.[1] ?? "";
+  const names = [...commands.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!).filter((name) => name !== "help");
+  assert.ok(names.includes("status") && names.includes("clean"), `commands: ${names.join(", ")}`);
+  for (const name of names) {
+    const run = await poolBoy([name, "--help"], {});
     assert.equal(run.code, 0, run.stderr);
     texts.push(run.stdout);
   }

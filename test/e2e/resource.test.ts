@@ -3,6 +3,7 @@
 // changes, get writes the report, put releases (or not, on a dry run), bad source is named in
 // full and changes nothing, and no secret reaches stdout or stderr.
 import { test, describe, before, after } from "node:test";
+import { closeAll } from "../support/cleanup.js";
 import assert from "node:assert/strict";
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -68,8 +69,10 @@ describe("the Concourse resource", () => {
     };
   });
   after(async () => {
-    await s.cleanup();
-    await rm(tmp, { recursive: true, force: true });
+    await closeAll(
+      () => s?.cleanup(),
+      () => tmp && rm(tmp, { recursive: true, force: true }),
+    );
   });
 
   test("first check: one version for the set of locks to release, the clone cached under TMPDIR", async () => {

@@ -1,6 +1,7 @@
 // --summary-file / POOL_BOY_SUMMARY_FILE: the plain-text summary a notification step reads,
 // written after a run and also after a failure, never with a secret in it.
 import { test, describe, before, after } from "node:test";
+import { closeAll } from "../support/cleanup.js";
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,8 +17,10 @@ describe("--summary-file", () => {
     dir = await mkdtemp(join(tmpdir(), "pool-boy-summary-"));
   });
   after(async () => {
-    await s.cleanup();
-    await rm(dir, { recursive: true, force: true });
+    await closeAll(
+      () => s?.cleanup(),
+      () => dir && rm(dir, { recursive: true, force: true }),
+    );
   });
 
   test("status: one line per lock to release or to look at, no colour, no secret", async () => {

@@ -82,7 +82,8 @@ describe("status of the demo scenario", () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /why: build main\/app\/deploy #99: not found \(HTTP 404\); claimed 10m \d+s ago,/);
     assert.match(run.stdout, /^ {6}http:\/\/127\.0\.0\.1:\d+\/teams\/main\/pipelines\/app\/jobs\/deploy\/builds\/1$/m);
-    const rows = run.stdout.split("\n").filter((l) => /^ {2}\S/.test(l));
+    const rows = run.stdout.split("\n").filter((l) => /^ {2}(LOCK|env-\d|vm-\d) /.test(l));
+    assert.equal(rows.length, 11);
     assert.ok(rows.every((l) => [...l].length <= 80), rows.join("\n"));
     assert.doesNotMatch(run.stdout, /\u001b/, "no hyperlinks or colour outside a terminal");
   });
@@ -124,7 +125,7 @@ describe("status of the demo scenario", () => {
 
   const refused: Array<[string, string[], Record<string, string>, RegExp]> = [
     ["a pool that does not exist", ["--only", "azure", "--pools", "*:2h"], {}, /--only azure: pool "azure" does not exist\n {2}the repository has: aws, gcp/],
-    ["a pool not among --pools", ["--only", "gcp", "--pools", "aws:2h"], {}, /--only: pool "gcp" is not among --pools \(aws\)/],
+    ["a pool not among --pools", ["--only", "gcp", "--pools", "aws:2h"], {}, /--only gcp: pool "gcp" is not among the pools judged \(aws\)/],
     ["an empty lock name", ["--only", "aws/"], {}, /--only: "aws\/" is not POOL or POOL\/LOCK/],
     ["a bare number as --api-timeout", ["--api-timeout", "10"], {}, /--api-timeout: "10" has no unit \(write e\.g\. "10s"/],
     ["a bare number in POOL_BOY_API_TIMEOUT", [], { POOL_BOY_API_TIMEOUT: "30" }, /POOL_BOY_API_TIMEOUT: "30" has no unit/],

@@ -158,6 +158,9 @@ describe("refusals: nothing is pushed", () => {
       [[release("alpha", "a"), release("alpha", "a")], /part of another move/],
       [[{ ...release("alpha", "a"), to: "alpha/unclaimed/../../x" }], /'\.\.'/],
       [[{ ...release("alpha", "a"), from: "alpha/claimed" }], /is not a regular file/],
+      // the .gitkeep a move adds: only its own pool's claimed/.gitkeep, and only where there is none
+      [[{ ...release("alpha", "a"), gitkeep: "alpha/claimed/.gitkeep" }], /alpha\/claimed\/\.gitkeep already exists/],
+      [[{ ...release("alpha", "a"), gitkeep: "alpha/unclaimed/.gitkeep" }], /"alpha\/unclaimed\/\.gitkeep" is not alpha\/claimed\/\.gitkeep/],
     ];
     for (const [moves, pattern] of cases) {
       await assert.rejects(applyRelease(repo, planFor(snapshot, moves)), refused(pattern));

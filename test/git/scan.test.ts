@@ -105,7 +105,7 @@ describe("a pool repository with a varied history", () => {
     await pool?.cleanup();
   });
 
-  test('"*": every top-level folder with claimed/ and unclaimed/, dot-names left out', () => {
+  test('"*": every top-level folder with claimed/ or unclaimed/, dot-names left out', () => {
     assert.equal(all.branch, "main");
     assert.equal(all.head, repo.head);
     assert.deepEqual(all.pools, [
@@ -113,20 +113,23 @@ describe("a pool repository with a varied history", () => {
         pool: "alpha",
         claimed: ["a1", "a2", "added", "dup", "link", "subdir", "with space", "ünï-çødé"],
         unclaimed: ["a3", "dup"],
+        claimedKept: true,
       },
-      { pool: "beta", claimed: ["b1"], unclaimed: ["b2"] },
+      { pool: "beta", claimed: ["b1"], unclaimed: ["b2"], claimedKept: true },
+      // claimed/ only: git keeps no empty unclaimed/
+      { pool: "gamma", claimed: ["g1"], unclaimed: [], claimedKept: true },
     ]);
     assert.deepEqual(
       all.locks.map((l) => l.path),
-      ["a1", "a2", "added", "dup", "link", "subdir", "with space", "ünï-çødé"].map((n) => `alpha/claimed/${n}`).concat("beta/claimed/b1"),
+      ["a1", "a2", "added", "dup", "link", "subdir", "with space", "ünï-çødé"].map((n) => `alpha/claimed/${n}`).concat("beta/claimed/b1", "gamma/claimed/g1"),
     );
   });
 
   test("named pools: only those, in the order given; a pool with claimed/ only is accepted", async () => {
     const snapshot = await scanRepo(repo, ["beta", "gamma", "beta"]);
     assert.deepEqual(snapshot.pools, [
-      { pool: "beta", claimed: ["b1"], unclaimed: ["b2"] },
-      { pool: "gamma", claimed: ["g1"], unclaimed: [] },
+      { pool: "beta", claimed: ["b1"], unclaimed: ["b2"], claimedKept: true },
+      { pool: "gamma", claimed: ["g1"], unclaimed: [], claimedKept: true },
     ]);
     assert.deepEqual(
       snapshot.locks.map((l) => [l.path, l.claim?.message]),
@@ -138,8 +141,8 @@ describe("a pool repository with a varied history", () => {
   });
 
   test("an unknown pool, or a name that is no pool name, is a config error naming the pools that exist", async () => {
-    await assert.rejects(scanRepo(repo, ["alpha", "nope"]), isConfigError(/pool "nope" does not exist/, /alpha, beta/));
-    await assert.rejects(scanRepo(repo, ["docs"]), isConfigError(/pool "docs" does not exist.*no docs\/claimed\//, /alpha, beta/));
+    await assert.rejects(scanRepo(repo, ["alpha", "nope"]), isConfigError(/pool "nope" does not exist/, /alpha, beta, gamma/));
+    await assert.rejects(scanRepo(repo, ["docs"]), isConfigError(/pool "docs" does not exist.*no docs\/claimed\/ or docs\/unclaimed\//, /alpha, beta, gamma/));
     for (const bad of ["../x", "alpha/../beta", ".hidden", "", "/alpha", "alpha/", "a//b", "./alpha"]) {
       await assert.rejects(scanRepo(repo, [bad]), isConfigError(/is not a pool name/, /alpha, beta/), bad);
     }

@@ -10,6 +10,7 @@
 // this file with the reason, except in CI (CI=true), where that is a failure.
 
 import { after, before, describe, test } from "node:test";
+import { missingReason, needs, BUILDAH, DEBOOTSTRAP, PODMAN } from "../support/programs.js";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
@@ -58,18 +59,6 @@ async function must(args: string[]): Promise<string> {
   return result.stdout;
 }
 
-/** Why the image test cannot run on this machine, or null when it can. */
-async function missingTools(): Promise<string | null> {
-  const missing: string[] = [];
-  for (const name of ["podman", "buildah", "debootstrap"]) {
-    const found = await run("sh", ["-c", `command -v ${name}`]);
-    if (found.code !== 0) missing.push(name);
-  }
-  if (missing.length > 0) return `${missing.join(", ")} not installed (apt-get install -y --no-install-recommends podman buildah debootstrap)`;
-  if (process.getuid?.() !== 0) return "needs root (debootstrap, and podman's storage in /var/lib/containers)";
-  return null;
-}
-
 test("the Dockerfile builds FROM the official Node 24 slim image unless told otherwise", async () => {
   const dockerfile = await readFile(join(ROOT, "Dockerfile"), "utf8");
   assert.match(dockerfile, /^ARG BASE_IMAGE=node:24-bookworm-slim$/m);
@@ -78,17 +67,12 @@ test("the Dockerfile builds FROM the official Node 24 slim image unless told oth
   for (const from of froms) assert.match(from, /^FROM \$\{BASE_IMAGE\}( AS \w+)?$/);
 });
 
-const unavailable = await missingTools();
-const inCi = process.env["CI"] === "true";
+const TOOLS = [PODMAN, BUILDAH, DEBOOTSTRAP];
+const NOT_ROOT = process.getuid?.() === 0 ? [] : ["needs root (debootstrap, and podman's storage in /var/lib/containers; docs/image.md)"];
 
-if (unavailable && inCi) {
-  test("the Docker image can be built and run in CI", () => {
-    assert.fail(`the image test cannot run here: ${unavailable}. CI must run it: as root, with podman, buildah and debootstrap installed by .ci/run (docs/image.md).`);
-  });
-}
-
-describe("the Docker image", { skip: unavailable && !inCi ? `image test skipped: ${unavailable}` : false }, () => {
-  if (unavailable) return;
+describe("the Docker image", needs(TOOLS, NOT_ROOT), () => {
+  // In CI, needs() has added a failing test naming what is missing.
+  if (missingReason(TOOLS, NOT_ROOT) !== null) return;
 
   let image = "";
   let container = "";

@@ -28,6 +28,10 @@ import {
   type Pushgateway,
   type Sample,
 } from "../support/pushgateway.js";
+import { needs, PROMTOOL, PUSHGATEWAY } from "../support/programs.js";
+
+/** The tests that check text with promtool. */
+const promtool = needs([PROMTOOL]);
 
 // ---------------------------------------------------------------- plain-data builders
 
@@ -214,14 +218,14 @@ describe("buildMetrics", () => {
     assert.equal(value(await samplesOf(b), METRIC.releasedLocks, { pool: "aws" }), 0);
   });
 
-  test("label values are escaped", async () => {
+  test("label values are escaped", promtool, async () => {
     const run: RunResult = { ...secondRun(), pools: [{ pool: 'we"ird\\pool', claimed: 0, unclaimed: 1 }], locks: [] };
     const text = await buildMetrics(run, { succeeded: true }).metrics();
     assert.equal(value(parseExposition(text), METRIC.locks, { pool: 'we"ird\\pool', state: "unclaimed" }), 1);
     assert.equal(promtoolCheckMetrics(text).status, 0);
   });
 
-  test("names and help texts pass promtool check metrics without a warning", async () => {
+  test("names and help texts pass promtool check metrics without a warning", promtool, async () => {
     for (const [run, succeeded] of [
       [firstRun(), true],
       [secondRun(), false],
@@ -235,7 +239,7 @@ describe("buildMetrics", () => {
 
 // ---------------------------------------------------------------- Pushgateway
 
-describe("pushMetrics against a real prometheus-pushgateway", () => {
+describe("pushMetrics against a real prometheus-pushgateway", needs([PUSHGATEWAY, PROMTOOL]), () => {
   let gw: Pushgateway;
   before(async () => {
     gw = await startPushgateway();
@@ -423,7 +427,7 @@ describe("writeMetricsFile", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("writes the registry's text, which promtool accepts", async () => {
+  test("writes the registry's text, which promtool accepts", promtool, async () => {
     const file = join(dir, "pool-boy.prom");
     const registry = buildMetrics(firstRun(), { succeeded: true });
     await writeMetricsFile(registry, file);
@@ -466,7 +470,7 @@ describe("writeMetricsFile", () => {
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".tmp")), []);
   });
 
-  test("a failed run keeps the last success of the file it replaces", async () => {
+  test("a failed run keeps the last success of the file it replaces", promtool, async () => {
     const file = join(dir, "failed.prom");
     await writeMetricsFile(buildMetrics(firstRun(), { succeeded: true }), file);
     await writeMetricsFile(buildMetrics(secondRun(), { succeeded: false }), file);
@@ -514,7 +518,7 @@ describe("writeMetricsFile", () => {
 
 // ---------------------------------------------------------------- docs
 
-test("the alert rules in the README pass promtool check rules", async () => {
+test("the alert rules in the README pass promtool check rules", promtool, async () => {
   // dist-*/test/report/metrics.test.js → the repository root
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
   const doc = await readFile(join(root, "README.md"), "utf8");

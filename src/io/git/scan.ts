@@ -80,7 +80,9 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
   const existing = entries
     .filter((e) => e.type === "tree" && !e.path.includes("/") && !e.path.startsWith("."))
     .map((e) => e.path)
-    .filter((p) => isTree(`${p}/claimed`) && isTree(`${p}/unclaimed`))
+    // A pool is a folder with claimed/ or unclaimed/: git keeps no empty folder, so a pool whose
+    // every lock is claimed (or free) has only one of them unless a .gitkeep holds the other.
+    .filter((p) => isTree(`${p}/claimed`) || isTree(`${p}/unclaimed`))
     .sort(byCodeUnit);
 
   let names: string[];
@@ -90,12 +92,12 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
     names = [...new Set(pools)];
     for (const name of names) {
       const shapeProblem = poolNameProblem(name);
-      if (shapeProblem || !isTree(`${name}/claimed`)) {
+      if (shapeProblem || (!isTree(`${name}/claimed`) && !isTree(`${name}/unclaimed`))) {
         throw new PoolBoyError(
           "config",
           shapeProblem
             ? `"${name}" is not a pool name: ${shapeProblem}`
-            : `pool "${name}" does not exist in ${repo.display} (${repo.branch}): there is no ${name}/claimed/ folder`,
+            : `pool "${name}" does not exist in ${repo.display} (${repo.branch}): there is no ${name}/claimed/ or ${name}/unclaimed/ folder`,
           existing.length ? `the pools in the repository: ${existing.join(", ")}` : "the repository has no pools",
         );
       }
@@ -120,7 +122,8 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
   for (const pool of names) {
     const claimed = (children.get(`${pool}/claimed/`) ?? []).sort((a, b) => byCodeUnit(a.path, b.path));
     const unclaimed = new Set((children.get(`${pool}/unclaimed/`) ?? []).map(baseName));
-    inventories.push({ pool, claimed: claimed.map(baseName), unclaimed: [...unclaimed].sort(byCodeUnit) });
+    const claimedKept = entries.some((e) => e.path.startsWith(`${pool}/claimed/.`) && !e.path.slice(`${pool}/claimed/`.length).includes("/"));
+    inventories.push({ pool, claimed: claimed.map(baseName), unclaimed: [...unclaimed].sort(byCodeUnit), claimedKept });
     for (const entry of claimed) {
       const name = baseName(entry);
       locks.push({ pool, name, path: entry.path, claim: null, editedAfterClaim: [], problem: lockProblem(entry, unclaimed.has(name)) });
