@@ -75,7 +75,7 @@ Examples:
 Exit codes: 0 done (doctor: healthy); 2 bad input or refused (nothing changed); 3 git or Concourse
 failed (nothing changed); 7 doctor found something that needs a human.`;
 
-function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolean } = {}): Command {
+function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolean; only?: boolean } = {}): Command {
   const env = (name: string) => ` (env ${name})`;
   const before = cmd.options.length;
   if (options.exitCode)
@@ -87,7 +87,6 @@ function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolea
       "--pools <spec>",
       `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes; 1m to 365d, or "never"; "*:2h" = every pool); default: every pool, no timeout${env(ENV.pools)}`,
     )
-    .option("--only <pool[/lock]>", `only this pool or lock; repeatable (env ${ENV.only}, comma-separated)`, collect)
     .option("--config <file>", `a YAML file of per-pool settings (timeout, keep-failed, release-to); flags and env win over it, it wins over the repository's .pool-boy/config.yaml${env(ENV.config)}`)
     .option("--team <name>", `the Concourse team for claims that name none; default: the flyrc target's team, else main${env(ENV.team)}`)
     .option("--concourse-url <url>", `the Concourse (ATC) URL, as given to fly${env(ENV.concourseUrl)}`)
@@ -111,6 +110,8 @@ function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolea
     .option("--debug", `print stack traces of unexpected failures${env(ENV.debug)}`)
     .addOption(new Option("--password <password>").hideHelp())
     .addOption(new Option("--token <token>").hideHelp());
+  // status and clean (and the options before the command): only these pools or locks
+  if (options.only !== false) cmd.option("--only <pool[/lock]>", `only this pool or lock; repeatable (env ${ENV.only}, comma-separated)`, collect);
   if (options.hidden) for (const option of cmd.options.slice(before)) option.hideHelp();
   return cmd;
 }
@@ -409,24 +410,24 @@ export async function main(io: Io): Promise<number> {
     code = await executeOperator(command, lock, flags, io, had);
   };
   const by = `who runs it, for the commit; default: POOL_BOY_BY, else git's user.name, else USER@host (env POOL_BOY_BY)`;
-  addOptions(program.command("hold").argument("<POOL/LOCK>", "the claimed lock to hold").description("keep a claimed lock from clean (for debugging): a commit in .pool-boy/holds/, outside the pool's folder"))
+  addOptions(program.command("hold").argument("<POOL/LOCK>", "the claimed lock to hold").description("keep a claimed lock from clean (for debugging): a commit in .pool-boy/holds/, outside the pool's folder"), { only: false })
     .option("--reason <text>", "why it is held (required) (env POOL_BOY_REASON)")
     .option("--for <duration>", "hold it this long, e.g. 8h or 2d; default: until unhold (env POOL_BOY_HOLD_FOR)")
     .option("--by <name>", by)
     .addHelpText("after", OPERATOR_EXAMPLES)
     .action(operator("hold"));
-  addOptions(program.command("unhold").argument("<POOL/LOCK>", "the held lock").description("lift a hold: clean judges the lock again"))
+  addOptions(program.command("unhold").argument("<POOL/LOCK>", "the held lock").description("lift a hold: clean judges the lock again"), { only: false })
     .option("--by <name>", by)
     .addHelpText("after", OPERATOR_EXAMPLES)
     .action(operator("unhold"));
-  addOptions(program.command("release").argument("<POOL/LOCK>", "the claimed lock to release").description("release one lock by hand, through the same safe path as clean; refuses a lock that is alive, unknown or held unless --force"))
+  addOptions(program.command("release").argument("<POOL/LOCK>", "the claimed lock to release").description("release one lock by hand, through the same safe path as clean; refuses a lock that is alive, unknown or held unless --force"), { only: false })
     .option("--reason <text>", "why it is released (required), for the commit (env POOL_BOY_REASON)")
     .option("--force", "release it even when its owner is running, cannot be vouched for, or it is held; the commit names whose build it was taken from")
     .option("--to <pool>", "move it to this pool's unclaimed/ instead (overrides release-to) (env POOL_BOY_RELEASE_TO)")
     .option("--by <name>", by)
     .addHelpText("after", OPERATOR_EXAMPLES)
     .action(operator("release"));
-  addOptions(program.command("doctor").description(`report what in the pool repository needs a human (changes nothing); exit ${EXIT.needsHuman} when something does`))
+  addOptions(program.command("doctor").description(`report what in the pool repository needs a human (changes nothing); exit ${EXIT.needsHuman} when something does`), { only: false })
     .addHelpText("after", OPERATOR_EXAMPLES)
     .action(operator("doctor"));
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
