@@ -5,8 +5,8 @@ import type { Config } from "./decide/config.js";
 import { policiesFor } from "./decide/config.js";
 import type { JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
 import { PoolBoyError } from "./core/errors.js";
-import { safeUrl } from "./core/redact.js";
-import { prepareTransport } from "./io/git/transport.js";
+import { safeUrl, type Redactor } from "./core/redact.js";
+import { prepareTransport, removeAbandonedDirs } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
 import { scanRepo } from "./io/git/scan.js";
 import { parseClaim } from "./decide/parse.js";
@@ -23,6 +23,8 @@ export interface RunDeps {
   log: (line: string) => void;
   /** a short progress note for a terminal */
   progress: (line: string) => void;
+  /** the run's one redactor (makeRedactor(config)): adapters mask text from outside with it */
+  redactor: Redactor;
 }
 
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
@@ -51,15 +53,17 @@ async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api
 
 export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
   const startedAt = deps.now();
-  const transport = await prepareTransport({ url: config.repo, env: deps.env });
-  const warnings: string[] = [...transport.warnings];
+  // A run killed outright (SIGKILL) could not remove its deploy key: this one does.
+  for (const dir of await removeAbandonedDirs()) deps.log(`removed ${dir}, left behind by a pool-boy run that was killed`);
+  const transport = await prepareTransport({ url: config.repo, auth: config.repoAuth, env: deps.env });
+  const warnings: string[] = [...config.repoWarnings];
   let repo: SyncedRepo | null = null;
   let api: AtcClient | null = null;
   try {
     deps.progress("syncing the pool repository…");
     // Log in while the repo syncs; a failed login stops the run before anything changes.
     const [synced, connected] = await Promise.allSettled([
-      syncRepo({ url: transport.url, branch: config.branch, cacheDir: config.cacheDir, env: transport.env, log: deps.log }),
+      syncRepo({ url: transport.url, branch: config.branch, cacheDir: config.cacheDir, env: transport.env, mask: deps.redactor.outside, log: deps.log }),
       config.atc ? connectAtc({ ...config.atc, log: deps.log }) : Promise.resolve(null),
     ]);
     if (synced.status === "fulfilled") repo = synced.value;

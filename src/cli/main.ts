@@ -1,11 +1,13 @@
 // The command line: commander wiring, --help with examples, the only catch, exit codes.
 
 import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTargetInput } from "../decide/config.js";
-import { readFlyTarget } from "../io/atc/flyrc-input.js";
+import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTarget } from "../decide/config.js";
+import { readFlyTarget } from "../io/atc/flyrc.js";
 import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
-import { redact, registerSecret } from "../core/redact.js";
+import { makeRedactor, redact, type Redactor } from "../core/redact.js";
 import { run } from "../run.js";
 import { renderTable } from "../report/table.js";
 import { resultJson } from "../report/json.js";
@@ -34,8 +36,9 @@ Exit codes:
   3  git or the Concourse API failed: nothing changed
   4  the git work is done, but writing or pushing metrics failed
 
-Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD)
-are read from the environment or files only, never from flags, and never printed.`;
+Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD, and
+credentials inside POOL_REPO) are read from the environment or files only, never from flags, and
+never printed.`;
 
 function addOptions(cmd: Command): Command {
   const env = (name: string) => ` (env ${name})`;
@@ -73,7 +76,10 @@ interface Io {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-async function readInputs(flags: Flags, env: Record<string, string | undefined>): Promise<{ files: Record<string, string | null>; flyTarget: FlyTargetInput | string | null }> {
+async function readInputs(
+  flags: Flags,
+  env: Record<string, string | undefined>,
+): Promise<{ files: Record<string, string | null>; flyTarget: FlyTarget | string | null; sshKnownHosts: string | null }> {
   const paths = [flags.passwordFile ?? env[ENV.passwordFile], flags.tokenFile ?? env[ENV.tokenFile], flags.caCert ?? env[ENV.caCert]].filter(
     (p): p is string => typeof p === "string" && p.length > 0,
   );
@@ -81,29 +87,23 @@ async function readInputs(flags: Flags, env: Record<string, string | undefined>)
   for (const path of paths) files[path] = await readFile(path, "utf8").catch(() => null);
   const target = flags.target ?? env[ENV.target];
   const flyTarget = target ? await readFlyTarget(target, env) : null;
-  return { files, flyTarget };
+  // read, never written; only ssh uses it
+  const sshKnownHosts = await readFile(join(env.HOME || homedir(), ".ssh", "known_hosts"), "utf8").catch(() => null);
+  return { files, flyTarget, sshKnownHosts };
 }
 
-async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io): Promise<number> {
-  if (flags.password !== undefined || flags.token !== undefined) {
-    registerSecret(flags.password);
-    registerSecret(flags.token);
-    const which = flags.password !== undefined ? "--password" : "--token";
-    throw new PoolBoyError(
-      "usage",
-      `${which} is not accepted: secrets on the command line show in process lists and shell history`,
-      flags.password !== undefined ? `set ${ENV.password} or use --password-file` : `set ${ENV.token} or use --token-file`,
-    );
-  }
-  for (const name of [ENV.password, ENV.token, "POOL_REPO_PASSWORD", "POOL_REPO_SSH_PRIVATE_KEY"]) registerSecret(io.env[name]);
+/** What the output writers mask: the patterns until the configuration is known, then the run's redactor. */
+interface Masks {
+  redactor: Redactor | null;
+}
+
+async function execute(command: PoolBoyCommand, flags: Flags, io: Io, masks: Masks): Promise<number> {
   const inputs = await readInputs(flags, io.env);
-  for (const text of Object.values(inputs.files)) if (text) registerSecret(text.trim());
-  if (inputs.flyTarget && typeof inputs.flyTarget !== "string") registerSecret(inputs.flyTarget.token);
   const resolved = resolveConfig({ command, flags, env: io.env, ...inputs, isTTY: Boolean(io.stdout.isTTY) });
+  masks.redactor = makeRedactor(resolved.ok ? resolved.config : resolved);
   if (!resolved.ok) throw new ConfigErrors(resolved.problems);
   const config = resolved.config;
-  if (config.atc?.auth.kind === "password") registerSecret(config.atc.auth.password);
-  if (config.atc?.auth.kind === "token") registerSecret(config.atc.auth.token);
+  const redactor = masks.redactor;
 
   const terminal = Boolean(io.stderr.isTTY) && !config.json;
   let progressShown = false;
@@ -119,13 +119,13 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   const log = (line: string) => {
     if (!config.verbose) return;
     clearProgress();
-    io.stderr.write(`pool-boy: ${redact(line)}\n`);
+    io.stderr.write(`pool-boy: ${redactor.output(line)}\n`);
   };
 
   const started = Date.now();
   let result: RunResult | null = null;
   try {
-    result = await run(config, { env: io.env, now: () => new Date(), log, progress });
+    result = await run(config, { env: io.env, now: () => new Date(), log, progress, redactor });
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -133,35 +133,37 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
       // a successful run is its own exit code and never undoes a release.
       const metricsError = await reportMetrics(config, result, (Date.now() - started) / 1000, log).catch((e: unknown) => e);
       if (metricsError && result) {
-        writeResult(config, result, io);
+        writeResult(config, result, io, redactor);
         throw metricsError;
       }
     }
   }
-  writeResult(config, result, io);
+  writeResult(config, result, io, redactor);
   return EXIT.ok;
 }
 
-function writeResult(config: { json: boolean; color: boolean; verbose: boolean }, result: RunResult, io: Io): void {
-  if (config.json) io.stdout.write(redact(JSON.stringify(resultJson(result), null, 2)) + "\n");
-  else io.stdout.write(redact(renderTable(result, { color: config.color, verbose: config.verbose })));
+function writeResult(config: { json: boolean; color: boolean; verbose: boolean }, result: RunResult, io: Io, redactor: Redactor): void {
+  if (config.json) io.stdout.write(redactor.output(JSON.stringify(resultJson(result), null, 2)) + "\n");
+  else io.stdout.write(redactor.output(renderTable(result, { color: config.color, verbose: config.verbose })));
 }
 
-function printError(error: unknown, io: Io, debug: boolean): number {
+function printError(error: unknown, io: Io, debug: boolean, masks: Masks): number {
+  const mask = masks.redactor?.output ?? redact;
   if (error instanceof PoolBoyError) {
     const lines = error.message.split("\n");
-    for (const line of lines) io.stderr.write(`pool-boy: ${redact(line)}\n`);
-    if (error.hint) io.stderr.write(`  ${redact(error.hint)}\n`);
-    if (debug && error.cause instanceof Error && error.cause.stack) io.stderr.write(redact(error.cause.stack) + "\n");
+    for (const line of lines) io.stderr.write(`pool-boy: ${mask(line)}\n`);
+    if (error.hint) io.stderr.write(`  ${mask(error.hint)}\n`);
+    if (debug && error.cause instanceof Error && error.cause.stack) io.stderr.write(mask(error.cause.stack) + "\n");
     return error.exitCode;
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack)}\n`);
+  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${mask(stack)}\n`);
   return EXIT.bug;
 }
 
 export async function main(io: Io): Promise<number> {
   let debug = ["1", "true", "yes"].includes((io.env[ENV.debug] ?? "").toLowerCase());
+  const masks: Masks = { redactor: null };
   const program = new Command("pool-boy")
     .description("Keeps Concourse pool-resource lock pools healthy: finds claimed locks whose owner build is gone and gives them back.")
     .version(VERSION, "-V, --version")
@@ -171,12 +173,13 @@ export async function main(io: Io): Promise<number> {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // commander's own errors (an unknown option) may quote what was typed
       outputError: (s, write) => write(`pool-boy: ${redact(s.replace(/^error: /, ""))}`),
     });
   let code: number = EXIT.ok;
-  const action = (command: PoolBoyCommand) => async (flags: Flags & { password?: string; token?: string }) => {
+  const action = (command: PoolBoyCommand) => async (flags: Flags) => {
     debug = debug || Boolean(flags.debug);
-    code = await execute(command, flags, io);
+    code = await execute(command, flags, io, masks);
   };
   addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"))
     .addHelpText("after", EXAMPLES)
@@ -197,6 +200,6 @@ export async function main(io: Io): Promise<number> {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return EXIT.ok;
       return EXIT.usage;
     }
-    return printError(error, io, debug);
+    return printError(error, io, debug, masks);
   }
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parsePools, policiesFor, resolveConfig, type Flags, type FlyTargetInput, type ResolveInput } from "../../src/decide/config.js";
+import { parsePools, policiesFor, resolveConfig, type Flags, type FlyTarget, type ResolveInput } from "../../src/decide/config.js";
 
 function resolve(flags: Flags, env: Record<string, string> = {}, extra: Partial<ResolveInput> = {}) {
   return resolveConfig({ command: "status", flags, env, flyTarget: null, files: {}, isTTY: false, ...extra });
@@ -111,7 +111,7 @@ test("passwords and tokens come from files", () => {
   assert.match(problems({ ...base, concourseUrl: "https://ci", username: "bot", passwordFile: "/missing" }, {}, { files: { "/missing": null } }).join(), /--password-file: cannot read "\/missing"/);
 });
 
-const target: FlyTargetInput = { name: "ci", api: "https://ci.example.com", team: "platform", token: "tok-flyrc-123", insecure: true, caCert: null };
+const target: FlyTarget = { name: "ci", api: "https://ci.example.com", team: "platform", token: "tok-flyrc-123", insecure: true, caCert: null };
 test("--target reuses fly's api, team, token and insecure", () => {
   const r = resolve({ ...base, target: "ci" }, {}, { flyTarget: target });
   assert.ok(r.ok);

@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepareTransport, explainGitFailure, type Transport } from "../../src/io/git/transport.js";
+import { explainGitFailure } from "../../src/io/git/transport.js";
+import { transportFor, type PreparedTransport } from "../support/transport.js";
 import { redact } from "../../src/core/redact.js";
 import { startGitHttps, type GitHttps } from "../support/git-https.js";
 import { git, gitOk, seedLockRepo } from "../support/git.js";
@@ -42,8 +43,8 @@ async function runEnv(extra: Record<string, string | undefined> = {}): Promise<{
   };
 }
 
-async function withTransport<T>(input: { url: string; env: Record<string, string | undefined> }, body: (transport: Transport) => Promise<T>): Promise<T> {
-  const transport = await prepareTransport({ tmpRoot: scratch, ...input });
+async function withTransport<T>(input: { url: string; env: Record<string, string | undefined> }, body: (transport: PreparedTransport) => Promise<T>): Promise<T> {
+  const transport = await transportFor({ tmpRoot: scratch, ...input });
   try {
     return await body(transport);
   } finally {

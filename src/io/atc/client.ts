@@ -19,7 +19,7 @@ import type { AtcAuthConfig } from "../../decide/config.js";
 import type { OwnerApi } from "./ask.js";
 import type { BuildInfo, BuildRef, BuildResources, BuildVersionRef, InstanceVars, JobInfo, JobInput, JobOutput, JsonValue, Lookup, ResourceVersion, ApiStats } from "../../core/model.js";
 import { BUILD_STATUSES } from "../../core/model.js";
-import { redact, registerSecret } from "../../core/redact.js";
+import { redact } from "../../core/redact.js";
 import { HttpTransport, type HttpAnswer, type HttpResult } from "./http.js";
 import { instanceVarsToQuery } from "../../core/instance-vars.js";
 import { atLeast, checkToken, parseVersion, passwordLogin, type AtcVersion } from "./login.js";
@@ -70,8 +70,8 @@ const MAX_RENEWALS = 1;
 
 /**
  * The base URL: scheme, host, port and path prefix, without credentials, query or trailing slash.
- * It is both what requests go to and what messages show. Credentials in the URL are registered as
- * secrets and dropped: the ATC takes none there.
+ * It is both what requests go to and what messages show. Credentials in the URL are dropped (the
+ * ATC takes none there; resolveConfig refuses them and masks them).
  */
 export function checkAtcUrl(url: string): string | PoolBoyError {
   let parsed: URL;
@@ -79,10 +79,6 @@ export function checkAtcUrl(url: string): string | PoolBoyError {
     parsed = new URL(url.trim());
   } catch {
     return new PoolBoyError("config", redact(`CONCOURSE_BASE_URL/--concourse-url: "${url}" is not a URL`), URL_HINT);
-  }
-  if (parsed.username || parsed.password) {
-    registerSecret(decodeURIComponent(parsed.password));
-    registerSecret(parsed.password);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     return new PoolBoyError("config", redact(`CONCOURSE_BASE_URL/--concourse-url: "${url}" is not an http(s) URL`), URL_HINT);
@@ -455,9 +451,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
   if (baseUrl instanceof PoolBoyError) throw baseUrl;
   const displayUrl = baseUrl;
   const { auth, log } = options;
-  if (auth.kind === "password") registerSecret(auth.password);
   if (auth.kind === "token") {
-    registerSecret(auth.token);
     // refused before sending: an expired token would only earn 401s
     const problem = unusableToken(auth.token, auth, Math.floor(Date.now() / 1000), displayUrl);
     if (problem) throw problem;

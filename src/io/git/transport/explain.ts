@@ -3,7 +3,7 @@
 // text or URL credentials, whatever git printed.
 
 import { redact, safeUrl } from "../../../core/redact.js";
-import { parseRepoUrl, type RepoLocation } from "./url.js";
+import { parseRepoUrl, type RepoLocation } from "../../../decide/repo-url.js";
 
 export type GitFailureCause =
   | "host-key-unknown"
