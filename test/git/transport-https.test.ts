@@ -86,7 +86,8 @@ describe("https transport against a real git http server", () => {
       await mkdir(join(work, "pool", "unclaimed"), { recursive: true });
       await writeFile(join(work, "pool", "unclaimed", "lock-a"), "");
       await gitOk(["add", "-A"], transport.env, work);
-      await gitOk(["commit", "-q", "-m", "pool-boy: releasing lock-a"], transport.env, work);
+      // the author is the test's: git's environment from the transport holds no identity
+      await gitOk(["-c", "user.name=pool-boy test", "-c", "user.email=pool-boy@example.invalid", "commit", "-q", "-m", "pool-boy: releasing lock-a"], transport.env, work);
       await gitOk(["push", "-q", "origin", "HEAD:main"], transport.env, work);
       // the clone's config holds the URL git was given: no credentials in it
       assertNoSecret(await readFile(join(work, ".git", "config"), "utf8"));

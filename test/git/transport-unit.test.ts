@@ -420,7 +420,7 @@ describe("cleanup when the process ends first", () => {
     const moduleUrl = new URL("../../src/io/git/transport.js", import.meta.url).href;
     const script = `
       import { prepareTransport } from ${JSON.stringify(moduleUrl)};
-      const t = await transportFor({ url: "https://git.example.com/x.git", auth: { kind: "https", username: "u", password: "sigterm-token-123" }, env: {}, tmpRoot: ${JSON.stringify(scratch)} });
+      const t = await prepareTransport({ url: "https://git.example.com/x.git", auth: { kind: "https", username: "u", password: "sigterm-token-123" }, env: {}, tmpRoot: ${JSON.stringify(scratch)} });
       console.log(t.env.GIT_ASKPASS);
       setInterval(() => {}, 1000);
     `;
@@ -443,7 +443,7 @@ describe("cleanup when the process ends first", () => {
     const moduleUrl = new URL("../../src/io/git/transport.js", import.meta.url).href;
     const script = `
       import { prepareTransport } from ${JSON.stringify(moduleUrl)};
-      const t = await transportFor({ url: "https://git.example.com/x.git", auth: { kind: "https", username: "u", password: "exit-token-1234" }, env: {}, tmpRoot: ${JSON.stringify(scratch)} });
+      const t = await prepareTransport({ url: "https://git.example.com/x.git", auth: { kind: "https", username: "u", password: "exit-token-1234" }, env: {}, tmpRoot: ${JSON.stringify(scratch)} });
       console.log(t.env.GIT_ASKPASS);
     `;
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script]);
