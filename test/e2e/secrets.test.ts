@@ -146,6 +146,8 @@ interface Watch {
   marker: string;
   secrets: Secret[];
   checkpoints: number;
+  /** environments of the run's child processes read from /proc while they ran */
+  environs: number;
   /** arguments of the run's own processes seen at checkpoints, secrets hidden */
   seen: string[];
   violations: string[];
@@ -167,6 +169,16 @@ async function checkpoint(): Promise<void> {
       const found = leaks(p.args, watch.secrets.filter((s) => s.unique || ours));
       if (found.length > 0) watch.violations.push(`pid ${p.pid}${ours ? " (of this run)" : ""} has ${found.join(", ")} in its arguments: ${hide(p.args, watch.secrets)}`);
       if (ours) watch.seen.push(hide(p.args, watch.secrets));
+      if (ours && p.marker === null) {
+        let environ: string;
+        try {
+          environ = readFileSync(`/proc/${p.pid}/environ`).toString("utf8").split("\0").join("\n");
+        } catch {
+          continue; // gone meanwhile
+        }
+        watch.environs++;
+        for (const problem of environProblems(environ, watch.secrets)) watch.violations.push(`pid ${p.pid} (${hide(p.args, watch.secrets)}) has ${problem} in its environment`);
+      }
     }
   }
 }
@@ -212,6 +224,46 @@ async function holdingProxy(target: number, hold: () => Promise<void>): Promise<
 
 // ---- the world --------------------------------------------------------------------------------
 
+/**
+ * A shim for `program` that logs its arguments and its whole environment, then runs the real
+ * program. git's environment is an allowlist, so the log's path cannot be inherited: the shim
+ * finds it in the environment of the nearest ancestor that has it (the CLI).
+ */
+function shim(program: string, real: string): string {
+  return `#!/bin/sh
+log=/dev/null
+p=$$
+while [ "$p" -gt 1 ] 2>/dev/null; do
+  found=$(tr '\\0' '\\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^${ARGV_LOG_VAR}=//p')
+  if [ -n "$found" ]; then log=$found; break; fi
+  p=$(sed 's/.*) [A-Za-z] \\([0-9]*\\).*/\\1/' "/proc/$p/stat" 2>/dev/null || echo 0)
+done
+{ printf '%s' ${program}; for a in "$@"; do printf ' %s' "$a"; done; printf '\\n'; } >>"$log"
+if [ "$log" != /dev/null ]; then { printf '== ${program}\\n'; tr '\\0' '\\n' <"/proc/$$/environ"; } >>"$log.environ"; fi
+exec ${real} "$@"
+`;
+}
+
+/** What a git, ssh or helper process may find in its environment, by name. */
+const GIT_ENV_NAME =
+  /^(PATH|HOME|USER|LOGNAME|TMPDIR|TZ|LANG|LC_[A-Z_]+|PWD|OLDPWD|SHLVL|_|[a-z_]*proxy|[A-Z_]*PROXY|SSL_CERT_(FILE|DIR)|CURL_CA_BUNDLE|XDG_CONFIG_HOME|GIT_[A-Z0-9_]+|POOL_BOY_GIT_(USERNAME|PASSWORD)|SSH_AUTH_SOCK)$/;
+
+/**
+ * What is wrong with one environment of a git child: a secret in it (the repository's password
+ * only in the askpass variable), or a variable that is not git's (CONCOURSE_*, POOL_REPO_*, …).
+ */
+function environProblems(environ: string, secrets: Secret[]): string[] {
+  const lines = environ.split("\n").filter((l) => l !== "" && !l.startsWith("== "));
+  const problems: string[] = [];
+  for (const line of lines) {
+    const name = line.slice(0, Math.max(0, line.indexOf("=")));
+    if (!GIT_ENV_NAME.test(name)) problems.push(`variable ${name || line.slice(0, 20)}`);
+    if (name === "POOL_BOY_GIT_PASSWORD" || name === "POOL_BOY_GIT_USERNAME") continue;
+    for (const found of leaks(line, secrets)) problems.push(`${found} in ${name}`);
+  }
+  return problems;
+}
+
 let s: Scenario;
 let sshd: Sshd;
 let https: GitHttps;
@@ -249,7 +301,7 @@ before(async () => {
     assert.ok(real.startsWith("/"), `${program} is installed`);
     await writeFile(
       join(shims, program),
-      `#!/bin/sh\n{ printf '%s' ${program}; for a in "$@"; do printf ' %s' "$a"; done; printf '\\n'; } >>"\${${ARGV_LOG_VAR}:-/dev/null}"\nexec ${real} "$@"\n`,
+      shim(program, real),
       { mode: 0o755 },
     );
   }
@@ -315,7 +367,7 @@ interface Expect {
 
 /** Run the CLI under watch and check every place a secret could show. */
 async function watched(args: string[], env: Record<string, string>, secrets: Secret[], expect: Expect): Promise<CliRun> {
-  const watch: Watch = { marker: hex(8), secrets, checkpoints: 0, seen: [], violations: [] };
+  const watch: Watch = { marker: hex(8), secrets, checkpoints: 0, environs: 0, seen: [], violations: [] };
   const argvLog = join(scratch, `argv-${watch.marker}.log`);
   active.add(watch);
   const run = await poolBoy(args, {
@@ -333,7 +385,7 @@ async function watched(args: string[], env: Record<string, string>, secrets: Sec
   assert.deepEqual(leaks(run.stderr, secrets), [], `a secret on stderr:\n${shown}`);
   assert.doesNotMatch(run.stdout + run.stderr, /\b(Bearer|Basic) [A-Za-z0-9+/=._~-]{8,}/, "no authorization header value");
 
-  assert.deepEqual(watch.violations, [], "a secret in a process's arguments");
+  assert.deepEqual(watch.violations, [], "a secret in a process's arguments or environment");
   if (expect.via !== "none") {
     assert.ok(watch.checkpoints > 0, "the run was looked at while it ran");
     assert.ok(watch.seen.some((args) => args.includes("pool-boy.js")), `the checkpoints saw the CLI:\n${watch.seen.join("\n")}`);
@@ -345,6 +397,15 @@ async function watched(args: string[], env: Record<string, string>, secrets: Sec
     if (expect.via === "ssh") assert.match(argv, /^ssh /m, "the ssh shim saw the run's ssh commands");
     assert.deepEqual(leaks(argv, secrets), [], `a secret in git's or ssh's arguments:\n${hide(argv, secrets)}`);
     assert.doesNotMatch(argv, /https:\/\/[^\s/@]+@/, `no credentials inside a URL in git's arguments:\n${hide(argv, secrets)}`);
+
+    // git's environment, as each git and ssh process started with it, and as /proc showed it
+    // for the children alive at the checkpoints (git-remote-https, ssh, the shell between them)
+    assert.ok(watch.environs > 0, "the checkpoints read the environment of the run's git children");
+    const environs = await readFile(`${argvLog}.environ`, "utf8").catch(() => "");
+    assert.match(environs, /^== git$/m, "the git shim logged git's environment");
+    const problems = environs.split(/^(?=== )/m).flatMap((block) => environProblems(block, secrets));
+    assert.deepEqual(problems, [], `git's environment holds more than git needs:\n${hide(environs, secrets)}`);
+    assert.doesNotMatch(environs, /^(CONCOURSE_|POOL_REPO_|POOL_BOY_E2E)/m);
   }
   return run;
 }
