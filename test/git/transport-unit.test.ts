@@ -18,6 +18,8 @@ import {
   ASKPASS_PASSWORD_VAR,
   ASKPASS_USERNAME_VAR,
   DEFAULT_TOKEN_USERNAME,
+  prepareTransport,
+  removeAbandonedDirs,
 } from "../../src/io/git/transport.js";
 import { PoolBoyError } from "../../src/core/errors.js";
 import { makeRedactor } from "../../src/core/redact.js";
@@ -523,5 +525,30 @@ describe("explainGitFailure", () => {
     const stderr = `error: weird\n${key.privateKey}\n${tail}`;
     const explained = explainGitFailure(stderr, sshUrl);
     assertNoKeyText(`${explained.message}\n${explained.hint}\n${explained.detail}`, key.privateKey);
+  });
+});
+
+describe("removeAbandonedDirs", () => {
+  it("removes private dirs whose owner process is gone, keeps live, foreign-host and unmarked ones", async () => {
+    const root = await mkdtemp(join(scratch, "sweep-"));
+    const make = async (name: string, owner: string | null) => {
+      await mkdir(join(root, name));
+      await writeFile(join(root, name, "id_pool_boy"), "key");
+      if (owner !== null) await writeFile(join(root, name, "owner"), owner);
+    };
+    // a pid that is gone: a child that has exited
+    const gone = await new Promise<number>((resolveExit) => {
+      const child = spawn(process.execPath, ["-e", ""]);
+      child.once("exit", () => resolveExit(child.pid ?? 0));
+    });
+    const { hostname } = await import("node:os");
+    await make("pool-boy-dead", `${gone} 1 ${hostname()}\n`);
+    await make("pool-boy-live", `${process.pid} - ${hostname()}\n`);
+    await make("pool-boy-elsewhere", `${gone} 1 another-host\n`);
+    await make("pool-boy-unmarked", null);
+    await make("other-dead", `${gone} 1 ${hostname()}\n`);
+    const removed = await removeAbandonedDirs(root);
+    assert.deepEqual(removed, [join(root, "pool-boy-dead")]);
+    assert.deepEqual((await readdir(root)).sort(), ["other-dead", "pool-boy-elsewhere", "pool-boy-live", "pool-boy-unmarked"]);
   });
 });
