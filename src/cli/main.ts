@@ -43,7 +43,7 @@ never printed.`;
 function addOptions(cmd: Command): Command {
   const env = (name: string) => ` (env ${name})`;
   return cmd
-    .option("--repo <url>", `the pool repository: any git URL or local path${env(ENV.repo)}`)
+    .option("--repo <url>", `the pool repository: any git URL or local path; a URL with credentials only through ${ENV.repo}${env(ENV.repo)}`)
     .option("--branch <name>", `the branch the pools live on; default: the remote's default branch${env(ENV.branch)}`)
     .option("--pools <spec>", `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes, "never" disables, "*:2h" = every pool)${env(ENV.pools)}`)
     .option("--team <name>", `the Concourse team for claims that name none; default: the flyrc target's team, else main${env(ENV.team)}`)

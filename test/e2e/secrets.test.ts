@@ -7,8 +7,14 @@
 // and its git/ssh children are alive and waiting: before the fake ATC answers (its beforeAnswer
 // hook) and when git connects to the sshd or HTTPS git server (through a TCP proxy that holds each
 // new connection until the checkpoint is done). On top of that, `git` and `ssh` are found on PATH
-// as small shims that log every invocation's arguments before running the real program, so even
-// the git commands that live for a millisecond are checked.
+// as small shims that log every invocation's arguments and environment before running the real
+// program, so even the git commands that live for a millisecond are checked; the environments of
+// the run's children alive at the checkpoints are read from /proc/PID/environ as well. git's
+// environment may hold only git's variables, and no secret but the repository password in the
+// askpass variable.
+//
+// Then masking (every form of a secret; never a name in pool-boy's own data), credentials typed
+// into --repo, and a run killed with SIGKILL followed by a new one.
 
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
