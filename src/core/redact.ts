@@ -62,7 +62,7 @@ function percentAll(value: string): string {
 }
 
 /** Every form a value takes on its way through URLs, forms, JSON and logs. */
-export function formsOf(secret: Secret): string[] {
+function formsOf(secret: Secret): string[] {
   const value = secret.value;
   const trimmed = value.trim();
   const forms = new Set<string>([value, trimmed]);
