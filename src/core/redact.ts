@@ -66,29 +66,34 @@ function formsOf(secret: Secret): string[] {
   const value = secret.value;
   const trimmed = value.trim();
   const forms = new Set<string>([value, trimmed]);
-  for (const v of [trimmed]) {
-    forms.add(encodeURIComponent(v));
-    forms.add(percentAll(v));
-    forms.add(percentAll(v).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
-    // application/x-www-form-urlencoded: a space is "+", in both encoders' alphabets
-    forms.add(new URLSearchParams({ v }).toString().slice(2));
-    forms.add(encodeURIComponent(v).replace(/%20/g, "+"));
-    forms.add(percentAll(v).replace(/%20/g, "+"));
-    // JSON: as JSON.stringify writes it, with every non-ASCII character as \u…, and with "\/"
-    const json = JSON.stringify(v).slice(1, -1);
-    forms.add(json);
-    const ascii = json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-    forms.add(ascii);
-    forms.add(ascii.replace(/\//g, "\\/"));
-    forms.add(json.replace(/\//g, "\\/"));
-    forms.add(Buffer.from(v, "utf8").toString("base64"));
-    if (secret.user !== undefined) {
-      const basic = Buffer.from(`${secret.user}:${v}`, "utf8").toString("base64");
-      forms.add(basic);
-      forms.add(basic.replace(/=+$/, ""));
-    }
-    // A key's lines, as ssh-keygen folds them and as the transport does.
-    for (const line of v.split(/\r?\n|\\n/)) if (line.trim().length >= 16) forms.add(line.trim());
+  const v = trimmed;
+  forms.add(encodeURIComponent(v));
+  forms.add(percentAll(v));
+  forms.add(percentAll(v).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
+  // application/x-www-form-urlencoded: a space is "+", in both encoders' alphabets
+  forms.add(new URLSearchParams({ v }).toString().slice(2));
+  forms.add(encodeURIComponent(v).replace(/%20/g, "+"));
+  forms.add(percentAll(v).replace(/%20/g, "+"));
+  // JSON: as JSON.stringify writes it, with every non-ASCII character as \u…, and with "\/"
+  const json = JSON.stringify(v).slice(1, -1);
+  const ascii = json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  for (const form of [json, ascii, ascii.replace(/\//g, "\\/"), json.replace(/\//g, "\\/")]) forms.add(form);
+  forms.add(Buffer.from(v, "utf8").toString("base64"));
+  if (secret.user !== undefined) {
+    const basic = Buffer.from(`${secret.user}:${v}`, "utf8").toString("base64");
+    forms.add(basic);
+    forms.add(basic.replace(/=+$/, ""));
+  }
+  // A key's lines as given, and its base64 as the transport refolds it (64 columns).
+  for (const line of v.split(/\r?\n|\\n/)) if (line.trim().length >= 16) forms.add(line.trim());
+  const block = /-----BEGIN [A-Z0-9 ]*-----([\s\S]*?)-----END /.exec(v.replace(/\\n/g, "\n"));
+  if (block?.[1] !== undefined) {
+    const body = block[1]
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => !/^[A-Za-z-]+:/.test(line))
+      .join("");
+    for (const line of body.match(/.{1,64}/g) ?? []) if (line.length >= 16) forms.add(line);
   }
   return [...forms].filter((f) => f.length >= MIN_LENGTH);
 }

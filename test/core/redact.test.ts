@@ -63,3 +63,11 @@ test("two redactors share nothing", () => {
   assert.equal(a.output("only-in-a!123"), "***");
   assert.equal(b.output("only-in-a!123"), "only-in-a!123");
 });
+
+test("a deploy key's base64 is masked as given and as the transport refolds it", () => {
+  const body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQAAACBrZXlrZXlrZXlrZXlrZXlrZXlrZXlrZXlrZXk=";
+  const key = `-----BEGIN OPENSSH PRIVATE KEY-----\n${body.match(/.{1,70}/g)!.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  const keyRedactor = makeRedactor({ secrets: [{ value: key }] });
+  for (const line of [...body.match(/.{1,70}/g)!, ...body.match(/.{1,64}/g)!].filter((l) => l.length >= 16))
+    assert.equal(keyRedactor.output(`debug: ${line}`), "debug: ***", line);
+});
