@@ -1,4 +1,5 @@
-# pool-boy's image, for a scheduled Concourse task (see docs/image.md):
+# pool-boy's image, for a scheduled Concourse task and as a Concourse resource type
+# (/opt/resource/{check,in,out}; see docs/image.md and docs/resource.md):
 #
 #   docker build -t pool-boy .
 #
@@ -49,6 +50,13 @@ RUN apt-get -o Acquire::Retries=3 update \
 RUN useradd --uid 10001 --user-group --create-home pool-boy \
  && printf '#!/bin/sh\nexec node /app/bin/pool-boy.js "$@"\n' >/usr/local/bin/pool-boy \
  && chmod 755 /usr/local/bin/pool-boy
+
+# The resource type's scripts: the same code, a JSON request on stdin, JSON on stdout.
+RUN mkdir -p /opt/resource \
+ && for op in check in out; do \
+      printf '#!/bin/sh\nexec node /app/bin/pool-boy-resource.js %s "$@"\n' "$op" >/opt/resource/$op \
+      && chmod 755 /opt/resource/$op; \
+    done
 
 ENV NODE_ENV=production
 WORKDIR /app

@@ -11,10 +11,12 @@ import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
 import { scanRepo } from "./io/git/scan.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwners, type OwnerApi } from "./io/atc/ask.js";
-import { judge, ageSeconds } from "./decide/judge.js";
+import { judge, ageSeconds, aheadSeconds } from "./decide/judge.js";
 import { planRelease } from "./decide/plan.js";
 import { applyRelease } from "./io/git/apply.js";
 import { connectAtc, type AtcClient } from "./io/atc/client.js";
+import { membershipWarnings, noAccessWarnings, type AccessFacts } from "./decide/access.js";
+import { foreignConcourse } from "./decide/owner.js";
 
 export interface RunDeps {
   env: Record<string, string | undefined>;
@@ -25,6 +27,24 @@ export interface RunDeps {
   progress: (line: string) => void;
   /** the run's one redactor (makeRedactor(config)): adapters mask text from outside with it */
   redactor: Redactor;
+  /** each judgement as it is made, before anything is released (for --json when a later step fails) */
+  judged?: (result: RunResult) => void;
+  /** a warning to show at once, whatever --verbose says (stderr); --verbose's log when absent */
+  warn?: (line: string) => void;
+}
+
+function accessFacts(config: Config, api: AtcClient): AccessFacts {
+  const auth = config.atc?.auth;
+  return {
+    url: api.url,
+    auth:
+      auth?.kind === "password"
+        ? { kind: "password", username: auth.username }
+        : auth?.kind === "token"
+          ? { kind: "token", source: auth.source, ...(auth.flyTarget ? { flyTarget: auth.flyTarget } : {}) }
+          : { kind: "none" },
+    user: api.user,
+  };
 }
 
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
@@ -37,17 +57,25 @@ function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPo
     });
 }
 
-async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api: OwnerApi | null, config: Config, deps: RunDeps): Promise<JudgedLock[]> {
+async function judgeSnapshot(
+  snapshot: RepoSnapshot,
+  policies: PoolPolicy[],
+  api: OwnerApi | null,
+  config: Config,
+  deps: RunDeps,
+  beforeAsking: (claims: Array<ReturnType<typeof parseClaim> | null>) => void = () => undefined,
+): Promise<JudgedLock[]> {
   const byPool = new Map(policies.map((p) => [p.pool, p]));
   const locks = snapshot.locks.filter((l) => byPool.has(l.pool));
   const claims = locks.map((l) => (l.claim ? parseClaim(l.claim.message, config.team) : null));
+  beforeAsking(claims);
   if (api && locks.length > 0) deps.progress(`asking Concourse about ${locks.length} claimed lock${locks.length === 1 ? "" : "s"}…`);
   const owners = await askOwners(api, locks.map((lock, i) => ({ lock, claim: claims[i] ?? null })));
   const now = deps.now();
   return locks.map((lock, i) => {
     const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
     const owner = owners[i]!;
-    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), policy };
+    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), aheadSeconds: aheadSeconds(lock, now), policy };
   });
 }
 
@@ -74,11 +102,25 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     deps.log(`synced ${safeUrl(config.repo)} ${repo.branch} at ${repo.head}`);
     if (api) deps.log(`Concourse ${api.version ?? "(version unknown)"} at ${config.atc?.url}`);
 
+    const facts = api ? accessFacts(config, api) : null;
+    const hosts = api?.hosts ?? [];
+    // Said once per run, before the first lookup: teams the claims name that the credentials lack.
+    const warned = new Set<string>();
+    const beforeAsking = (claims: Array<ReturnType<typeof parseClaim> | null>) => {
+      if (!facts) return;
+      const owners = claims.filter((c) => c !== null && foreignConcourse(c.concourse, hosts) === null).map((c) => c?.owner ?? null);
+      for (const line of membershipWarnings(facts, owners)) {
+        if (warned.has(line)) continue;
+        warned.add(line);
+        (deps.warn ?? deps.log)(line);
+      }
+    };
+
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
       const snapshot = await scanRepo(repo, config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*");
       const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
-      const judged = await judgeSnapshot(snapshot, policies, api, config, deps);
+      const judged = await judgeSnapshot(snapshot, policies, api, config, deps, beforeAsking);
       const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
         command: config.command,
         repo: safeUrl(config.repo),
@@ -94,17 +136,19 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         api: api?.stats() ?? null,
         startedAt,
         finishedAt: deps.now(),
-        warnings,
+        // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
+        warnings: facts ? [...warnings, ...noAccessWarnings(facts, judged)] : warnings,
       });
+      deps.judged?.(result([], []));
       if (config.command === "status") return result([], []);
 
-      const plan = planRelease(snapshot.head, snapshot.branch, judged);
+      const plan = planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools);
       if (plan.moves.length === 0) return result([], []);
       deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
       const outcome = await applyRelease(repo, plan);
       if (outcome.pushed) {
         deps.log(`pushed ${outcome.commits.length} commit(s) to ${snapshot.branch}`);
-        return result(plan.moves, outcome.commits);
+        return result(plan.moves.slice(outcome.from), outcome.commits);
       }
       if (outcome.reason === "nothing-to-do") return result([], []);
       // Someone pushed meanwhile. The decision was made on an old view: throw it away, fetch, judge again.

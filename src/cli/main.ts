@@ -7,12 +7,15 @@ import { Command, CommanderError, Option } from "commander";
 import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTarget } from "../decide/config.js";
 import { readFlyTarget } from "../io/atc/flyrc.js";
 import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
-import { makeRedactor, redact, type Redactor } from "../core/redact.js";
+import { makeRedactor, redact, safeUrl, type Redactor } from "../core/redact.js";
+import { escapeText } from "../core/escape.js";
 import { run } from "../run.js";
+import { withSummaryFile, SUMMARY_FILE_ENV } from "./summary-file.js";
 import { renderTable } from "../report/table.js";
-import { resultJson } from "../report/json.js";
+import { errorJson, failureJson, resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
+import { keptForNoAccess } from "../decide/access.js";
 
 const VERSION = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
 
@@ -35,6 +38,9 @@ Exit codes:
   2  bad input (flags, environment, pools): nothing changed
   3  git or the Concourse API failed: nothing changed
   4  the git work is done, but writing or pushing metrics failed
+  5  the run finished, but some locks were kept without a judgement because Concourse
+     refused to show their builds (401/403: no credentials, or not a member of the team);
+     the warnings say which user, which team and how to fix it
 
 Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD, and
 credentials inside POOL_REPO) are read from the environment or files only, never from flags, and
@@ -45,7 +51,7 @@ function addOptions(cmd: Command): Command {
   return cmd
     .option("--repo <url>", `the pool repository: any git URL or local path; a URL with credentials only through ${ENV.repo}${env(ENV.repo)}`)
     .option("--branch <name>", `the branch the pools live on; default: the remote's default branch${env(ENV.branch)}`)
-    .option("--pools <spec>", `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes, "never" disables, "*:2h" = every pool)${env(ENV.pools)}`)
+    .option("--pools <spec>", `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes; 1m to 365d, or "never"; "*:2h" = every pool)${env(ENV.pools)}`)
     .option("--team <name>", `the Concourse team for claims that name none; default: the flyrc target's team, else main${env(ENV.team)}`)
     .option("--concourse-url <url>", `the Concourse (ATC) URL, as given to fly${env(ENV.concourseUrl)}`)
     .option("--username <name>", `a Concourse local user; the password comes from ${ENV.password} or --password-file${env(ENV.username)}`)
@@ -54,13 +60,14 @@ function addOptions(cmd: Command): Command {
     .option("-t, --target <name>", `reuse a fly target from ~/.flyrc (api, team, token, TLS)${env(ENV.target)}`)
     .option("--ca-cert <file>", `a PEM CA certificate to verify the Concourse's TLS${env(ENV.caCert)}`)
     .option("--insecure", `skip TLS verification of the Concourse (avoid)${env(ENV.insecure)}`)
-    .option("--concurrency <n>", `API requests in flight at most (default 16)${env(ENV.concurrency)}`)
-    .option("--api-timeout <duration>", `timeout of each API request, e.g. 10s (default 10s)${env(ENV.apiTimeout)}`)
-    .option("--retries <n>", `retries of a failing API request (default 3)${env(ENV.retries)}`)
+    .option("--concurrency <n>", `API requests in flight at most, 1 to 256 (default 16)${env(ENV.concurrency)}`)
+    .option("--api-timeout <duration>", `timeout of each API request, 1s to 1h; bare numbers are seconds (default 10s)${env(ENV.apiTimeout)}`)
+    .option("--retries <n>", `retries of a failing API request, 0 to 10 (default 3)${env(ENV.retries)}`)
     .option("--cache-dir <dir>", `keep the clone here between runs and only fetch what is new${env(ENV.cacheDir)}`)
-    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile (default 5)${env(ENV.maxAttempts)}`)
+    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile, 1 to 50 (default 5)${env(ENV.maxAttempts)}`)
     .option("--pushgateway <url>", `push metrics to this Prometheus Pushgateway after the run${env(ENV.pushgateway)}`)
     .option("--metrics-file <file>", `write metrics for node_exporter's textfile collector${env(ENV.metricsFile)}`)
+    .option("--summary-file <file>", `write a short plain-text summary for notifications, also when the run fails${env(SUMMARY_FILE_ENV)}`)
     .option("--json", `print one JSON document on stdout${env(ENV.json)}`)
     .option("-v, --verbose", `say what is being done, on stderr${env(ENV.verbose)}`)
     .option("--no-color", "no colour (NO_COLOR is honoured too)")
@@ -74,6 +81,8 @@ interface Io {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** told the run's result as soon as there is one (--summary-file) */
+  onResult?: (result: RunResult) => void;
 }
 
 async function readInputs(
@@ -92,18 +101,53 @@ async function readInputs(
   return { files, flyTarget, sshKnownHosts };
 }
 
-/** What the output writers mask: the patterns until the configuration is known, then the run's redactor. */
-interface Masks {
+/** What a run had got to when it failed, for the --json failure document. */
+interface Had {
+  json: boolean;
+  command: PoolBoyCommand | null;
+  repo?: string;
+  branch?: string | null;
+  /** the finished run (only the metrics failed after it) */
+  result: RunResult | null;
+  /** the last judgement, when a later step (the push) failed: nothing was released */
+  judged?: RunResult;
+  /** the run's one redactor, once the configuration is resolved; until then the patterns alone */
   redactor: Redactor | null;
 }
 
-async function execute(command: PoolBoyCommand, flags: Flags, io: Io, masks: Masks): Promise<number> {
+/** The last net over everything written (Redactor.output). */
+function masked(had: Had): (text: string) => string {
+  return had.redactor?.output ?? redact;
+}
+
+/** --json or POOL_BOY_JSON, read before commander or the config has had a say (they may fail). */
+function wantsJson(argv: string[], env: Record<string, string | undefined>): boolean {
+  const end = argv.indexOf("--");
+  if ((end < 0 ? argv : argv.slice(0, end)).includes("--json")) return true;
+  return ["1", "true", "yes", "on"].includes((env[ENV.json] ?? "").trim().toLowerCase());
+}
+
+async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had): Promise<number> {
+  had.command = command;
+  if (flags.password !== undefined || flags.token !== undefined) {
+    had.redactor = makeRedactor({ secrets: [flags.password, flags.token].filter((v): v is string => v !== undefined).map((value) => ({ value })) });
+    const which = flags.password !== undefined ? "--password" : "--token";
+    throw new PoolBoyError(
+      "usage",
+      `${which} is not accepted: secrets on the command line show in process lists and shell history`,
+      flags.password !== undefined ? `set ${ENV.password} or use --password-file` : `set ${ENV.token} or use --token-file`,
+    );
+  }
   const inputs = await readInputs(flags, io.env);
   const resolved = resolveConfig({ command, flags, env: io.env, ...inputs, isTTY: Boolean(io.stdout.isTTY) });
-  masks.redactor = makeRedactor(resolved.ok ? resolved.config : resolved);
+  // built from every credential the configuration found, also when it found problems
+  const redactor = makeRedactor(resolved.ok ? resolved.config : resolved);
+  had.redactor = redactor;
   if (!resolved.ok) throw new ConfigErrors(resolved.problems);
   const config = resolved.config;
-  const redactor = masks.redactor;
+  had.json = config.json;
+  had.repo = safeUrl(config.repo);
+  had.branch = config.branch;
 
   const terminal = Boolean(io.stderr.isTTY) && !config.json;
   let progressShown = false;
@@ -119,13 +163,18 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, masks: Mas
   const log = (line: string) => {
     if (!config.verbose) return;
     clearProgress();
-    io.stderr.write(`pool-boy: ${redactor.output(line)}\n`);
+    io.stderr.write(`pool-boy: ${escapeText(redactor.output(line))}\n`);
+  };
+  const warn = (line: string) => {
+    clearProgress();
+    io.stderr.write(`pool-boy: warning: ${redactor.output(line)}\n`);
   };
 
   const started = Date.now();
   let result: RunResult | null = null;
   try {
-    result = await run(config, { env: io.env, now: () => new Date(), log, progress, redactor });
+    result = await run(config, { env: io.env, now: () => new Date(), log, progress, warn, redactor, judged: (r) => (had.judged = r) });
+    io.onResult?.(result);
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -133,13 +182,29 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, masks: Mas
       // a successful run is its own exit code and never undoes a release.
       const metricsError = await reportMetrics(config, result, (Date.now() - started) / 1000, log).catch((e: unknown) => e);
       if (metricsError && result) {
-        writeResult(config, result, io, redactor);
+        // --json: one document, the result and the error together (written where the error is caught)
+        if (config.json) had.result = result;
+        else writeResult(config, result, io, redactor);
         throw metricsError;
       }
     }
   }
   writeResult(config, result, io, redactor);
-  return EXIT.ok;
+  return unjudgedExit(result, io, redactor);
+}
+
+/** Exit 5 when locks were kept because Concourse refused to show their builds: said once, loudly. */
+function unjudgedExit(result: RunResult, io: Io, redactor: Redactor): number {
+  const kept = result.locks.filter(keptForNoAccess);
+  if (kept.length === 0) return EXIT.ok;
+  const teams = [...new Set(kept.map((j) => (j.owner.kind === "unreachable" ? (j.owner.access?.team ?? "the team of a one-off build") : "")))].sort();
+  io.stderr.write(
+    redactor.output(
+      `pool-boy: ${kept.length} lock${kept.length === 1 ? " was" : "s were"} kept without a judgement: Concourse refused access to ${teams.join(", ")} (HTTP 401/403); ` +
+        `the report's warnings say which user, which team and how to fix it (exit ${EXIT.noAccess})`,
+    ) + "\n",
+  );
+  return EXIT.noAccess;
 }
 
 function writeResult(config: { json: boolean; color: boolean; verbose: boolean }, result: RunResult, io: Io, redactor: Redactor): void {
@@ -147,23 +212,40 @@ function writeResult(config: { json: boolean; color: boolean; verbose: boolean }
   else io.stdout.write(redactor.output(renderTable(result, { color: config.color, verbose: config.verbose })));
 }
 
-function printError(error: unknown, io: Io, debug: boolean, masks: Masks): number {
-  const mask = masks.redactor?.output ?? redact;
+function printError(error: unknown, io: Io, debug: boolean, mask: (text: string) => string): number {
   if (error instanceof PoolBoyError) {
     const lines = error.message.split("\n");
-    for (const line of lines) io.stderr.write(`pool-boy: ${mask(line)}\n`);
-    if (error.hint) io.stderr.write(`  ${mask(error.hint)}\n`);
+    // repository and API text inside a message is shown, not executed: one escaped line each
+    for (const line of lines) io.stderr.write(`pool-boy: ${escapeText(mask(line))}\n`);
+    if (error.hint) io.stderr.write(`  ${escapeText(mask(error.hint))}\n`);
     if (debug && error.cause instanceof Error && error.cause.stack) io.stderr.write(mask(error.cause.stack) + "\n");
     return error.exitCode;
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${mask(stack)}\n`);
+  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${mask(stack).split("\n").map(escapeText).join("\n")}\n`);
   return EXIT.bug;
 }
 
+/**
+ * A reader that goes away (`pool-boy status | head`) is no crash: the run goes on to its end (a
+ * clean is never cut short half-way, temporary files are removed), writes to the closed stream are
+ * dropped, and the exit code is the run's.
+ */
+function tolerateClosedPipes(io: Io): void {
+  for (const stream of [io.stdout, io.stderr]) {
+    const s = stream as NodeJS.WritableStream & { listenerCount?: (event: string) => number };
+    s.on?.("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED" || error.code === "ECONNRESET") return;
+      // nowhere left to report it: the exit code still tells
+    });
+  }
+}
+
 export async function main(io: Io): Promise<number> {
+  tolerateClosedPipes(io);
+  const first = io.argv[0];
+  const had: Had = { json: wantsJson(io.argv, io.env), command: first === "status" || first === "clean" ? first : null, result: null, redactor: null };
   let debug = ["1", "true", "yes"].includes((io.env[ENV.debug] ?? "").toLowerCase());
-  const masks: Masks = { redactor: null };
   const program = new Command("pool-boy")
     .description("Keeps Concourse pool-resource lock pools healthy: finds claimed locks whose owner build is gone and gives them back.")
     .version(VERSION, "-V, --version")
@@ -173,13 +255,12 @@ export async function main(io: Io): Promise<number> {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      // commander's own errors (an unknown option) may quote what was typed
-      outputError: (s, write) => write(`pool-boy: ${redact(s.replace(/^error: /, ""))}`),
+      outputError: (s, write) => write(`pool-boy: ${escapeText(redact(s.replace(/^error: /, "").replace(/\n$/, "")))}\n`),
     });
   let code: number = EXIT.ok;
-  const action = (command: PoolBoyCommand) => async (flags: Flags) => {
+  const action = (command: PoolBoyCommand) => async (flags: Flags & { summaryFile?: string }) => {
     debug = debug || Boolean(flags.debug);
-    code = await execute(command, flags, io, masks);
+    code = await withSummaryFile(command, flags.summaryFile, io, (onResult) => execute(command, flags, { ...io, onResult }, had));
   };
   addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"))
     .addHelpText("after", EXAMPLES)
@@ -188,9 +269,11 @@ export async function main(io: Io): Promise<number> {
     .addHelpText("after", EXAMPLES)
     .action(action("clean"));
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  const usageHint = "run pool-boy --help for usage";
   try {
     if (io.argv.length === 0) {
       program.outputHelp({ error: true });
+      if (had.json) writeFailure(errorJson(null, { message: "no command given: use status or clean", hint: usageHint }), had, io);
       return EXIT.usage;
     }
     await program.parseAsync(io.argv, { from: "user" });
@@ -198,8 +281,17 @@ export async function main(io: Io): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return EXIT.ok;
+      if (had.json) writeFailure(errorJson(null, { message: error.message.replace(/^error: /, ""), hint: usageHint }), had, io);
       return EXIT.usage;
     }
-    return printError(error, io, debug, masks);
+    const exitCode = printError(error, io, debug, masked(had));
+    if (had.json) writeFailure({ ...errorJson(error), exitCode }, had, io);
+    return exitCode;
   }
+}
+
+/** --json on failure: still one document on stdout (the message is on stderr too, for people). */
+function writeFailure(error: ReturnType<typeof errorJson>, had: Had, io: Io): void {
+  const doc = failureJson(error, { command: had.command, repo: had.repo, branch: had.branch, result: had.result ?? had.judged ?? null });
+  io.stdout.write(masked(had)(JSON.stringify(doc, null, 2)) + "\n");
 }

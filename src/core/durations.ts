@@ -3,12 +3,13 @@
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 /**
- * "90" (minutes, as the original Pool Boy), "90m", "2h", "1d", "1h30m", "never".
- * Returns seconds, null for never, or undefined when the text is not a duration.
+ * "90" (minutes, as the original Pool Boy), "90m", "2h", "1d", "1h30m", "0.5h", "never".
+ * Returns seconds (not rounded; 0 and Infinity are possible, so callers check bounds), null for
+ * never, or undefined when the text is not a duration at all.
  */
 export function parseDuration(text: string): number | null | undefined {
   const t = text.trim().toLowerCase();
-  if (t === "never" || t === "0") return t === "never" ? null : undefined;
+  if (t === "never") return null;
   if (/^\d+$/.test(t)) return Number(t) * 60;
   const re = /(\d+(?:\.\d+)?)([smhdw])/gy;
   let total = 0;
@@ -18,9 +19,14 @@ export function parseDuration(text: string): number | null | undefined {
     total += Number(m[1]) * (UNITS[m[2] ?? ""] ?? 0);
     matched = re.lastIndex;
   }
-  if (matched !== t.length || t.length === 0 || total <= 0) return undefined;
-  return Math.round(total);
+  if (matched !== t.length || t.length === 0) return undefined;
+  return total;
 }
+
+/** The bounds of a pool's timeout, in seconds (`never` is allowed besides). */
+export const POOL_TIMEOUT_BOUNDS = { min: 60, max: 365 * 86400 } as const;
+/** The bounds of one Concourse API request's timeout, in seconds (Node's timers stop at about 24.8 days). */
+export const API_TIMEOUT_BOUNDS = { min: 1, max: 3600 } as const;
 
 /** "3h 5m", "2d 4h", "45s", "5h": the largest unit and the next one when it is not zero. */
 export function formatAge(seconds: number): string {

@@ -2,7 +2,7 @@
 // Pure: the CLI reads the files and passes their text. Precedence: flag, env, flyrc, default.
 
 import type { PoolPolicy } from "../core/model.js";
-import { parseDuration } from "../core/durations.js";
+import { API_TIMEOUT_BOUNDS, POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
 import type { Secret } from "../core/redact.js";
 import { parseRepoUrl } from "./repo-url.js";
 
@@ -32,7 +32,7 @@ export interface Flags {
   color?: boolean;
   pushgateway?: string;
   metricsFile?: string;
-  /** hidden options that exist only to be refused: a secret on the command line */
+  /** hidden options that exist only to be refused (by the CLI, before anything else): a secret on the command line */
   password?: string;
   token?: string;
 }
@@ -49,6 +49,8 @@ export interface FlyTarget {
   insecure: boolean;
   /** the PEM text itself (fly stores the certificate, not a path) */
   caCert: string | null;
+  /** the .flyrc file the target was read from, for messages */
+  file?: string;
 }
 
 export type AtcAuthConfig =
@@ -92,6 +94,8 @@ export interface AtcConfig {
   concurrency: number;
   timeoutMs: number;
   retries: number;
+  /** where the URL came from, as the user gave it, for messages */
+  urlSource: string;
 }
 
 export interface PoolSelection {
@@ -179,19 +183,34 @@ export function parsePools(spec: string, source: string): { selection: PoolSelec
   if (entries.length === 0) problems.push(`${source}: no pool given (use e.g. "workers:2h,testers:90m" or "*:2h")`);
   for (const entry of entries) {
     const colon = entry.lastIndexOf(":");
-    if (colon <= 0) {
+    if (colon < 0) {
       problems.push(`${source}: "${entry}" has no timeout (write POOL:TIMEOUT, e.g. "${entry}:2h", or "${entry}:never")`);
       continue;
     }
     const pool = entry.slice(0, colon).trim();
     const timeoutText = entry.slice(colon + 1).trim();
-    const timeout = parseDuration(timeoutText);
-    if (timeout === undefined) {
+    if (pool.length === 0) {
+      const example = timeoutText.length > 0 ? timeoutText : "2h";
+      problems.push(`${source}: "${entry}" names no pool before the ":" (write POOL:TIMEOUT, e.g. "workers:${example}", or "*:${example}" for every pool)`);
+      continue;
+    }
+    if (timeoutText.length === 0) {
+      problems.push(`${source}: "${entry}" has no timeout after the ":" (e.g. "${pool}:2h", or "${pool}:never")`);
+      continue;
+    }
+    const parsed = parseDuration(timeoutText);
+    if (parsed === undefined) {
       problems.push(`${source}: "${entry}": "${timeoutText}" is not a duration (use minutes like 90, or 90m, 2h, 1d, never)`);
       continue;
     }
+    const bound = poolTimeoutProblem(parsed, timeoutText, pool);
+    if (bound) {
+      problems.push(`${source}: "${entry}": ${bound}`);
+      continue;
+    }
+    const timeout = parsed === null ? null : Math.round(parsed);
     if (pool === "*") {
-      if (wildcard !== undefined) problems.push(`${source}: "*" is given twice`);
+      if (wildcard !== undefined) problems.push(`${source}: "*" is given twice (keep one "*" entry)`);
       wildcard = timeout;
       continue;
     }
@@ -200,7 +219,7 @@ export function parsePools(spec: string, source: string): { selection: PoolSelec
       continue;
     }
     if (named.some((p) => p.pool === pool)) {
-      problems.push(`${source}: pool "${pool}" is given twice`);
+      problems.push(`${source}: pool "${pool}" is given twice (keep one "${pool}:…" entry)`);
       continue;
     }
     named.push({ pool, timeoutSeconds: timeout });
@@ -208,25 +227,58 @@ export function parsePools(spec: string, source: string): { selection: PoolSelec
   return { selection: { named, wildcard }, problems };
 }
 
+/** Why a pool timeout is outside the sensible bounds, or null when it is inside (or never). */
+function poolTimeoutProblem(seconds: number | null, text: string, pool: string): string | null {
+  if (seconds === null) return null;
+  const { min, max } = POOL_TIMEOUT_BOUNDS;
+  if (seconds < min)
+    return `"${text}" is shorter than the shortest timeout, ${formatTimeout(min)} (a lock nobody vouches for would be taken at once); give ${formatTimeout(min)} or more, or "${pool}:never" to never release by age`;
+  if (seconds > max)
+    return `"${text}" is longer than the longest timeout, ${formatTimeout(max)}; give ${formatTimeout(max)} or less, or "${pool}:never" to never release by age`;
+  return null;
+}
+
 function parseBool(value: string, name: string, problems: string[]): boolean | undefined {
   const v = value.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(v)) return true;
   if (["0", "false", "no", "off", ""].includes(v)) return false;
-  problems.push(`${name}: "${value}" is not true or false`);
+  problems.push(`${name}: "${value}" is not true or false (use true or false, 1 or 0)`);
   return undefined;
 }
 
-function parseCount(value: string, name: string, min: number, max: number, problems: string[]): number | undefined {
+/** The bounds of each count option: outside them a run is useless or floods the API. */
+export const COUNT_BOUNDS = {
+  concurrency: { min: 1, max: 256, fallback: 16 },
+  retries: { min: 0, max: 10, fallback: 3 },
+  maxAttempts: { min: 1, max: 50, fallback: 5 },
+} as const;
+
+function parseCount(value: string, name: string, bounds: { min: number; max: number }, problems: string[]): number | undefined {
+  const { min, max } = bounds;
   if (!/^\d+$/.test(value.trim())) {
-    problems.push(`${name}: "${value}" is not a whole number (${min} to ${max})`);
+    problems.push(`${name}: "${value}" is not a whole number (give one from ${min} to ${max})`);
     return undefined;
   }
-  const n = Number(value);
+  const n = Number(value.trim());
   if (n < min || n > max) {
-    problems.push(`${name}: ${n} is out of range (${min} to ${max})`);
+    problems.push(`${name}: "${value.trim()}" is out of range (give a whole number from ${min} to ${max})`);
     return undefined;
   }
   return n;
+}
+
+/** --api-timeout: bare numbers are seconds here (unlike pool timeouts, which are minutes). */
+function parseApiTimeout(value: string, name: string, problems: string[]): number | undefined {
+  const text = value.trim().toLowerCase();
+  const seconds = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : parseDuration(text);
+  const { min, max } = API_TIMEOUT_BOUNDS;
+  const fix = `give ${formatTimeout(min)} to ${formatTimeout(max)}, e.g. 10 or 30s or 2m`;
+  if (seconds === undefined) problems.push(`${name}: "${value}" is not a duration in seconds (${fix})`);
+  else if (seconds === null) problems.push(`${name}: "${value}": a request must time out (${fix})`);
+  else if (seconds < min) problems.push(`${name}: "${value}" is shorter than the shortest request timeout, ${formatTimeout(min)} (${fix})`);
+  else if (seconds > max) problems.push(`${name}: "${value}" is longer than the longest request timeout, ${formatTimeout(max)} (${fix})`);
+  else return Math.round(seconds * 1000);
+  return undefined;
 }
 
 function isHttpUrl(text: string): boolean {
@@ -342,14 +394,6 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   };
 
   const secrets: Secret[] = [];
-  for (const [flag, value] of [["--password", flags.password], ["--token", flags.token]] as const) {
-    if (value === undefined) continue;
-    secrets.push({ value });
-    problems.push(
-      `${flag} is not accepted: secrets on the command line show in process lists and shell history; ` +
-        (flag === "--password" ? `set ${ENV.password} or use --password-file` : `set ${ENV.token} or use --token-file`),
-    );
-  }
 
   const [repoGiven, repoSource] = pick(flags.repo, ENV.repo, "--repo");
   if (!repoGiven) problems.push(`--repo (or ${ENV.repo}) is required: the pool repository's git URL or local path`);
@@ -380,11 +424,18 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   }
 
   // --- Concourse API ---
-  const [targetName] = pick(flags.target, ENV.target, "--target");
+  const [targetName, targetSource] = pick(flags.target, ENV.target, "--target");
+  // How the messages name the target: the way the user gave it.
+  const targetLabel = targetSource === "--target" ? `--target ${targetName}` : `${ENV.target}=${targetName}`;
   let target: FlyTarget | null = null;
   if (targetName) {
-    if (typeof input.flyTarget === "string") problems.push(`--target ${targetName}: ${input.flyTarget}`);
-    else if (input.flyTarget === null) problems.push(`--target ${targetName}: no such target in ~/.flyrc (log in first: fly -t ${targetName} login -c URL)`);
+    if (typeof input.flyTarget === "string") problems.push(`${targetLabel}: ${input.flyTarget}`);
+    else if (input.flyTarget === null) problems.push(`${targetLabel}: no such target in ~/.flyrc (log in first: fly -t ${targetName} login -c URL)`);
+    else if (!isHttpUrl(input.flyTarget.api.trim()))
+      problems.push(
+        `${targetLabel}: the target's api "${input.flyTarget.api.replace(/\/\/[^@/]*@/, "//***@")}" in ${input.flyTarget.file ?? "~/.flyrc"} is not an http(s) URL ` +
+          `(log in again: fly -t ${targetName} login -c https://ci.example.com, or fix the api line of that file)`,
+      );
     else target = input.flyTarget;
   }
 
@@ -399,11 +450,11 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   }
   if (target) {
     if (apiUrl && !sameApi(apiUrl, target.api))
-      problems.push(`${urlSource} (${apiUrl}) and --target ${target.name} (${target.api}) name different Concourses; give one`);
+      problems.push(`${urlSource} (${apiUrl}) and ${targetLabel} (${target.api}) name different Concourses; give one of them`);
     apiUrl = apiUrl ?? target.api.replace(/\/+$/, "");
   }
 
-  const [username] = pick(flags.username, ENV.username, "--username");
+  const [username, usernameSource] = pick(flags.username, ENV.username, "--username");
   const [passwordFile, passwordFileSource] = pick(flags.passwordFile, ENV.passwordFile, "--password-file");
   const [tokenFile, tokenFileSource] = pick(flags.tokenFile, ENV.tokenFile, "--token-file");
   const readSecretFile = (path: string, source: string): string | undefined => {
@@ -413,7 +464,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
       return undefined;
     }
     const trimmed = text.replace(/\r?\n$/, "");
-    if (trimmed.length === 0) problems.push(`${source}: "${path}" is empty`);
+    if (trimmed.length === 0) problems.push(`${source}: "${path}" is empty (it must hold the secret itself, on its first line)`);
     return trimmed;
   };
   const secretFrom = (value: string | undefined, user?: string) => {
@@ -434,47 +485,48 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
 
   secretFrom(target?.token ?? undefined);
   let auth: AtcAuthConfig = { kind: "none" };
-  if (username && !password) problems.push(`${ENV.username} is set but no password: set ${ENV.password} or --password-file`);
-  if (password && !username) problems.push(`a Concourse password is set but no user: set ${ENV.username} or --username`);
-  if (username && password && token) problems.push(`both a password and a token (${ENV.token}) are set: give one`);
+  const passwordLabel = passwordFile ? `${passwordFileSource} ${passwordFile}` : ENV.password;
+  if (username && !password) problems.push(`${usernameSource} is set but no password: set ${ENV.password} or --password-file (or ${ENV.passwordFile})`);
+  if (password && !username) problems.push(`a Concourse password is set (${passwordLabel}) but no user: set --username (or ${ENV.username})`);
+  if (username && password && token) problems.push(`both a password (${passwordLabel}) and a token (${tokenSource}) are set: give one of them`);
   if (username && password) auth = { kind: "password", username, password };
   else if (token) auth = { kind: "token", token, source: tokenSource };
   else if (target?.token) auth = { kind: "token", token: target.token, source: `~/.flyrc target ${target.name}`, flyTarget: target.name };
-  else if (target) problems.push(`--target ${target.name}: the target has no token (log in first: fly -t ${target.name} login)`);
+  else if (target) problems.push(`${targetLabel}: the target has no token in ${target.file ?? "~/.flyrc"} (log in first: fly -t ${target.name} login)`);
 
   if (!apiUrl && (auth.kind !== "none" || username || password || token))
-    problems.push(`Concourse credentials are set but no API: set ${ENV.concourseUrl} or --concourse-url (or use --target)`);
+    problems.push(
+      `Concourse credentials are set (${[username ? usernameSource : null, password ? passwordLabel : null, token ? tokenSource : null].filter(Boolean).join(", ")}) but no API: set --concourse-url (or ${ENV.concourseUrl}), or use --target`,
+    );
 
   const [caPath, caSource] = pick(flags.caCert, ENV.caCert, "--ca-cert");
   let caCert: string | null = target?.caCert ?? null;
   if (caPath) {
     const text = input.files[caPath];
-    if (text === undefined || text === null) problems.push(`${caSource}: cannot read "${caPath}"`);
-    else if (!text.includes("-----BEGIN CERTIFICATE-----")) problems.push(`${caSource}: "${caPath}" holds no PEM certificate`);
+    if (text === undefined || text === null) problems.push(`${caSource}: cannot read "${caPath}" (check the path and its permissions)`);
+    else if (!text.includes("-----BEGIN CERTIFICATE-----")) problems.push(`${caSource}: "${caPath}" holds no PEM certificate (give the CA's certificate, "-----BEGIN CERTIFICATE-----…")`);
     else caCert = text;
   }
   const insecure = pickBool(flags.insecure, ENV.insecure) || (target?.insecure ?? false);
 
+  const counted = (text: string | undefined, source: string, bounds: { min: number; max: number; fallback: number }): number =>
+    text === undefined ? bounds.fallback : (parseCount(text, source, bounds, problems) ?? bounds.fallback);
   const [concText, concSource] = pick(flags.concurrency, ENV.concurrency, "--concurrency");
-  const concurrency = concText === undefined ? 16 : parseCount(concText, concSource, 1, 256, problems) ?? 16;
+  const concurrency = counted(concText, concSource, COUNT_BOUNDS.concurrency);
   const [retriesText, retriesSource] = pick(flags.retries, ENV.retries, "--retries");
-  const retries = retriesText === undefined ? 3 : parseCount(retriesText, retriesSource, 0, 10, problems) ?? 3;
+  const retries = counted(retriesText, retriesSource, COUNT_BOUNDS.retries);
   const [timeoutText, timeoutSource] = pick(flags.apiTimeout, ENV.apiTimeout, "--api-timeout");
-  let timeoutMs = 10_000;
-  if (timeoutText !== undefined) {
-    const t = /^\d+$/.test(timeoutText.trim()) ? Number(timeoutText) : parseDuration(timeoutText);
-    if (typeof t !== "number" || t <= 0) problems.push(`${timeoutSource}: "${timeoutText}" is not a duration in seconds (e.g. 10 or 30s)`);
-    else timeoutMs = t * 1000;
-  }
+  const timeoutMs = timeoutText === undefined ? 10_000 : (parseApiTimeout(timeoutText, timeoutSource, problems) ?? 10_000);
 
-  const atc: AtcConfig | null = apiUrl ? { url: apiUrl, auth, insecure, caCert, concurrency, timeoutMs, retries } : null;
+  const apiSource = urlText !== undefined ? urlSource : target ? `the api of ${targetLabel} in ${target.file ?? "~/.flyrc"}` : urlSource;
+  const atc: AtcConfig | null = apiUrl ? { url: apiUrl, auth, insecure, caCert, concurrency, timeoutMs, retries, urlSource: apiSource } : null;
 
   const [teamFlag] = pick(flags.team, ENV.team, "--team");
   const team = teamFlag ?? (target?.team || "main");
 
   const [cacheDir] = pick(flags.cacheDir, ENV.cacheDir, "--cache-dir");
   const [attemptsText, attemptsSource] = pick(flags.maxAttempts, ENV.maxAttempts, "--max-attempts");
-  const maxAttempts = attemptsText === undefined ? 5 : parseCount(attemptsText, attemptsSource, 1, 50, problems) ?? 5;
+  const maxAttempts = counted(attemptsText, attemptsSource, COUNT_BOUNDS.maxAttempts);
 
   const [pushgateway, pushSource] = pick(flags.pushgateway, ENV.pushgateway, "--pushgateway");
   secrets.push(...urlSecrets(pushgateway));

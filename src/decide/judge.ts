@@ -1,16 +1,28 @@
 // lock + owner state + pool policy + now → Verdict. Pure.
 //
 // A running build's lock is never taken. A finished holder's lock is given back. When the API
-// cannot say, the pool's timeout decides; when it fails for a moment, the lock is kept this run.
+// cannot say (Concourse's own 404, no owner, another Concourse), the pool's timeout decides; when
+// it fails for a moment or gives an answer Concourse never writes, the lock is kept this run; when
+// the build may not be read (401/403), the lock is kept, whatever its age.
 
 import type { ClaimedLock, OwnerState, PoolPolicy, Verdict } from "../core/model.js";
 import { shortRef } from "./owner.js";
 import { formatAge, formatTimeout } from "../core/durations.js";
 
+/**
+ * Seconds since the claim commit's date. A claim dated in the future (the claimer's clock is
+ * ahead) is 0 seconds old until that date comes, and its age then counts from that date: a
+ * skewed claim is released later, never earlier.
+ */
 export function ageSeconds(lock: ClaimedLock, now: Date): number | null {
   if (!lock.claim) return null;
-  // A claim dated in the future (clock skew between committers) counts as brand new.
   return Math.max(0, Math.floor((now.getTime() - lock.claim.committedAt.getTime()) / 1000));
+}
+
+/** Seconds the claim commit is dated ahead of `now` (clock skew); 0 when it is not, null without a claim commit. */
+export function aheadSeconds(lock: ClaimedLock, now: Date): number | null {
+  if (!lock.claim) return null;
+  return Math.max(0, Math.floor((lock.claim.committedAt.getTime() - now.getTime()) / 1000));
 }
 
 export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, now: Date): Verdict {
@@ -25,7 +37,10 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
       return { action: "release", reason: "finished", detail: `${shortRef(owner.holder.ref)} ${owner.holder.status}${via}` };
     }
     case "unreachable":
-      return { action: "keep", reason: "unknown", detail: `the API did not answer: ${owner.why}; kept this run` };
+      // 401 and 403 never lead to a release: a build pool-boy may not see is not a build that is gone
+      if (owner.cause === "no-access")
+        return { action: "keep", reason: "unknown", detail: `${owner.why}; kept until pool-boy may read the build (never by age)` };
+      return { action: "keep", reason: "unknown", detail: `the API gave no usable answer: ${owner.why}; kept this run` };
     case "waiting":
     case "silent": {
       const why =
@@ -36,6 +51,14 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
       if (age === null) return { action: "keep", reason: "unknown", detail: `${why}; no claim commit found to age it` };
       if (policy.timeoutSeconds === null)
         return { action: "keep", reason: "young", detail: `${why}; the pool's timeout is never` };
+      // Never released by age while dated in the future, whatever the timeout: the safe side.
+      const ahead = aheadSeconds(lock, now) ?? 0;
+      if (ahead > 0)
+        return {
+          action: "keep",
+          reason: "young",
+          detail: `${why}; the claim is dated ${formatAge(ahead)} ahead of this machine's clock (clock skew), so it is not aged until then`,
+        };
       if (age > policy.timeoutSeconds)
         return {
           action: "release",

@@ -1,6 +1,6 @@
 // verdicts → ReleasePlan: which files move and the commit message of each. Pure.
 
-import type { JudgedLock, OwnerState, ReleasePlan } from "../core/model.js";
+import type { JudgedLock, OwnerState, PoolInventory, ReleaseMove, ReleasePlan } from "../core/model.js";
 import { describeRef } from "./owner.js";
 import { formatAge } from "../core/durations.js";
 
@@ -26,8 +26,17 @@ export function releaseMessage(j: JudgedLock): string {
   return lines.join("\n");
 }
 
-export function planRelease(base: string, branch: string, judged: JudgedLock[]): ReleasePlan {
-  const moves = judged
+/** The line a commit that adds POOL/claimed/.gitkeep carries, saying why. */
+export function gitkeepLine(path: string): string {
+  return `Added ${path}: this commit moves the last lock out of claimed/, and git keeps no empty folder (without claimed/ the pool-resource cannot claim and the pool looks gone).`;
+}
+
+/**
+ * One commit per released lock, claimed/ → unclaimed/. `pools` is what the base holds: a commit
+ * that empties a pool's claimed/ adds POOL/claimed/.gitkeep unless a dot-file keeps it already.
+ */
+export function planRelease(base: string, branch: string, judged: JudgedLock[], pools: PoolInventory[]): ReleasePlan {
+  const moves: ReleaseMove[] = judged
     .filter((j) => j.verdict.action === "release" && j.lock.problem === null)
     .sort((a, b) => a.lock.path.localeCompare(b.lock.path))
     .map((j) => ({
@@ -37,5 +46,15 @@ export function planRelease(base: string, branch: string, judged: JudgedLock[]):
       to: `${j.lock.pool}/unclaimed/${j.lock.name}`,
       message: releaseMessage(j),
     }));
+  for (const inventory of pools) {
+    if (inventory.claimedKept) continue;
+    const leaving = moves.filter((m) => m.pool === inventory.pool && m.from === `${inventory.pool}/claimed/${m.name}`);
+    const last = leaving[leaving.length - 1];
+    // Everything in claimed/ leaves: the last of these commits would leave it empty.
+    if (!last || leaving.length < inventory.claimed.length) continue;
+    if (!inventory.claimed.every((name) => leaving.some((m) => m.name === name))) continue;
+    last.gitkeep = `${inventory.pool}/claimed/.gitkeep`;
+    last.message = `${last.message}\n${gitkeepLine(last.gitkeep)}`;
+  }
   return { base, branch, moves };
 }

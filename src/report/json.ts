@@ -1,6 +1,7 @@
 // RunResult → the --json document. Pure. Field names are a public interface: add, don't rename.
 
 import type { BuildRef, JudgedLock, RunResult } from "../core/model.js";
+import { ConfigErrors, EXIT, PoolBoyError } from "../core/errors.js";
 
 function refJson(ref: BuildRef | null) {
   if (!ref) return null;
@@ -29,8 +30,11 @@ export function lockJson(j: JudgedLock) {
     detail: j.verdict.detail,
     claimedAt: j.lock.claim ? j.lock.claim.committedAt.toISOString() : null,
     ageSeconds: j.ageSeconds,
+    aheadSeconds: j.aheadSeconds ?? (j.lock.claim ? 0 : null),
     timeoutSeconds: j.policy.timeoutSeconds,
     commit: j.lock.claim?.sha ?? null,
+    /** commits after the claim that edited the lock file in place (content or mode), newest first; never acted on */
+    editedAfterClaim: j.lock.editedAfterClaim.map((e) => ({ commit: e.sha, at: e.committedAt.toISOString() })),
     format: j.claim?.format ?? null,
     owner: refJson(j.claim?.owner ?? null),
     buildStatus: ownerStatus(j),
@@ -38,6 +42,8 @@ export function lockJson(j: JudgedLock) {
     handedOff,
     waitingFor: o.kind === "waiting" ? o.candidates : [],
     problem: j.lock.problem,
+    /** why the owner could not be judged (OwnerCause), null when it was */
+    cause: o.kind === "silent" || o.kind === "unreachable" ? o.cause : null,
   };
 }
 
@@ -58,5 +64,43 @@ export function resultJson(r: RunResult) {
       : {}),
     api: r.api,
     warnings: r.warnings,
+  };
+}
+
+/** The `error` object of a failed run's --json document. */
+export interface ErrorJson {
+  /** usage, config, git, atc, metrics, or bug (an unexpected failure) */
+  kind: string;
+  message: string;
+  hint: string | null;
+  exitCode: number;
+  /** config errors only: every problem found, one sentence each */
+  problems?: string[];
+}
+
+/** Any failure → the `error` object. Only the message is kept of an unexpected failure (the stack goes to stderr with --debug). */
+export function errorJson(error: unknown, usage?: { message: string; hint: string }): ErrorJson {
+  if (usage) return { kind: "usage", message: usage.message, hint: usage.hint, exitCode: EXIT.usage };
+  if (error instanceof ConfigErrors) {
+    const n = error.problems.length;
+    const message = n === 1 ? (error.problems[0] ?? error.message) : `${n} problems in the configuration: ${error.problems.join("; ")}`;
+    return { kind: error.kind, message, hint: error.hint ?? null, exitCode: error.exitCode, problems: [...error.problems] };
+  }
+  if (error instanceof PoolBoyError) return { kind: error.kind, message: error.message, hint: error.hint ?? null, exitCode: error.exitCode };
+  const message = error instanceof Error ? error.message : String(error);
+  return { kind: "bug", message: `unexpected failure: ${message}`, hint: "a bug: please report it with the output of --debug", exitCode: EXIT.bug };
+}
+
+/**
+ * The --json document of a run that failed: what the run had got to (the whole result when the
+ * git work was done, e.g. before a metrics failure; else the command and repository) and `error`.
+ */
+export function failureJson(error: ErrorJson, had: { command: string | null; repo?: string | null; branch?: string | null; result?: RunResult | null }) {
+  if (had.result) return { ...resultJson(had.result), error };
+  return {
+    command: had.command,
+    ...(had.repo !== undefined ? { repo: had.repo } : {}),
+    ...(had.branch !== undefined ? { branch: had.branch } : {}),
+    error,
   };
 }

@@ -5,19 +5,23 @@ import type { JudgedLock, Reason, RunResult } from "../core/model.js";
 import { shortRef } from "../decide/owner.js";
 import { formatAge, formatTimeout } from "../core/durations.js";
 import { ownerStatus } from "./json.js";
+import { escapeText, showText } from "../core/escape.js";
+
+/** Widest a lock name or owner may make its column; the full text is in --json. */
+export const MAX_CELL = 48;
 
 function ownerCell(j: JudgedLock): string {
   const claimer = j.claim?.owner ? shortRef(j.claim.owner) : "unknown";
   const o = j.owner;
   if ((o.kind === "running" || o.kind === "finished" || o.kind === "waiting") && o.handedOff)
-    return `${shortRef(o.holder.ref)}, handed off by ${claimer}`;
-  return claimer;
+    return showText(`${shortRef(o.holder.ref)}, handed off by ${claimer}`, MAX_CELL);
+  return showText(claimer, MAX_CELL);
 }
 
 function stateCell(j: JudgedLock): string {
   const o = j.owner;
-  if (o.kind === "unreachable") return "no answer";
-  if (o.kind === "waiting") return `waiting for ${o.candidates.join(", ")} to take it`;
+  if (o.kind === "unreachable") return o.cause === "no-access" ? "no access" : "no answer";
+  if (o.kind === "waiting") return showText(`waiting for ${o.candidates.join(", ")} to take it`, MAX_CELL);
   if (o.kind === "silent") return o.holder ? o.holder.status : "-";
   return o.holder.status;
 }
@@ -45,11 +49,11 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
   const c = new Chalk({ level: options.color ? 1 : 0 });
   const out: string[] = [];
   const released = r.command === "clean";
-  const where = `${r.repo} (${r.branch} @ ${r.head.slice(0, 8)})`;
+  const where = escapeText(`${r.repo} (${r.branch} @ ${r.head.slice(0, 8)})`);
   out.push(c.bold(`pool-boy ${r.command}`) + c.dim(` · ${where}`) + (r.atcVersion ? c.dim(` · Concourse ${r.atcVersion}`) : ""));
   if (r.mode === "timeout-only")
     out.push(c.yellow("No Concourse API configured: owners are not checked, only the pools' timeouts apply."));
-  for (const w of r.warnings) out.push(c.yellow(`warning: ${w}`));
+  for (const w of r.warnings) out.push(c.yellow(`warning: ${escapeText(w)}`));
 
   const pools = [...new Set([...r.pools.map((p) => p.pool), ...r.locks.map((l) => l.lock.pool)])].sort();
   for (const pool of pools) {
@@ -58,7 +62,7 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
     const timeout = locks[0]?.policy.timeoutSeconds;
     out.push("");
     out.push(
-      c.bold(`${pool}`) +
+      c.bold(showText(pool, MAX_CELL)) +
         c.dim(
           ` · ${counts?.claimed ?? locks.length} claimed, ${counts?.unclaimed ?? 0} unclaimed` +
             (timeout !== undefined ? ` · timeout ${formatTimeout(timeout)}` : ""),
@@ -71,12 +75,12 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
     const verb = (j: JudgedLock) =>
       j.verdict.action === "release" ? (released ? "released" : "release") : "keep";
     const rows = locks.map((j) => [
-      j.lock.name,
+      showText(j.lock.name, MAX_CELL),
       ownerCell(j),
-      j.ageSeconds === null ? "?" : formatAge(j.ageSeconds),
+      j.ageSeconds === null ? "?" : (j.aheadSeconds ?? 0) > 0 ? `dated ${formatAge(j.aheadSeconds ?? 0)} ahead` : formatAge(j.ageSeconds),
       stateCell(j),
       `${verb(j)} (${j.verdict.reason})`,
-      j.verdict.detail,
+      escapeText(j.verdict.detail),
     ]);
     const header = ["LOCK", "OWNER", "AGE", "BUILD", "VERDICT", "WHY"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => [...(row[i] ?? "")].length)));
@@ -86,12 +90,24 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
       const cells = row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i] ?? 0)));
       cells[4] = paint(c, j.verdict.reason, cells[4] ?? "");
       out.push("  " + cells.join("  "));
-      if (options.verbose && j.lock.claim) out.push(c.dim(`      claim ${j.lock.claim.sha.slice(0, 12)} ${j.claim?.format ?? ""}: ${j.lock.claim.message.split("\n")[0]}`));
+      const edited = editedNote(j);
+      if (edited) out.push(c.dim(`      ${edited}`));
+      if (options.verbose && j.lock.claim)
+        out.push(c.dim(`      claim ${j.lock.claim.sha.slice(0, 12)} ${j.claim?.format ?? ""}: ${showText(j.lock.claim.message.split("\n")[0] ?? "", 200)}`));
     });
   }
   out.push("");
   out.push(summaryLine(r));
   return out.join("\n") + "\n";
+}
+
+/** Commits that edited a claimed lock in place are shown, never acted on: owner and age stay the claim's. */
+function editedNote(j: JudgedLock): string | null {
+  const edits = j.lock.editedAfterClaim;
+  const last = edits[0];
+  if (!last) return null;
+  const count = edits.length === 1 ? "1 commit" : `${edits.length} commits`;
+  return `edited after the claim: ${count}, the last ${last.sha.slice(0, 12)} at ${last.committedAt.toISOString()} (owner and age are the claim's)`;
 }
 
 export function summaryLine(r: RunResult): string {

@@ -9,7 +9,7 @@ import type { ClaimedLock, ParsedClaim } from "../../src/core/model.js";
 const user = { username: "u", password: "pw-123456", teams: ["main"] };
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 function lock(n: number): ClaimedLock {
-  return { pool: "p", name: `l${n}`, path: `p/claimed/l${n}`, claim: { sha: sha(n), committedAt: new Date(), message: "" }, problem: null };
+  return { pool: "p", name: `l${n}`, path: `p/claimed/l${n}`, claim: { sha: sha(n), committedAt: new Date(), message: "" }, editedAfterClaim: [], problem: null };
 }
 function claim(pipeline: string, job: string, name: string, vars: Record<string, string> | null = null): ParsedClaim {
   return { operation: "claiming", owner: { kind: "job", team: "main", pipeline, instanceVars: vars, job, name }, format: "team-build", note: null };
@@ -17,7 +17,11 @@ function claim(pipeline: string, job: string, name: string, vars: Record<string,
 
 test("no job downstream: one jobs list per pipeline, shared by all its locks, and nothing else", async () => {
   const atc = await startFakeAtc({ version: "8.2.5", users: [user], pipelines: [{ team: "main", name: "solo", jobs: [{ name: "deploy", outputs: [{ name: "env", resource: "envs" }] }] }] });
-  const client = await connectAtc({ url: atc.url, auth: { kind: "password", ...user }, insecure: false, caCert: null, concurrency: 16, timeoutMs: 5000, retries: 0 });
+  const client = await connectAtc({ url: atc.url, auth: { kind: "password", ...user }, insecure: false, caCert: null, concurrency: 16, timeoutMs: 5000, retries: 0 }).catch(async (error: unknown) => {
+    // a listening API server keeps the test process alive
+    await atc.close();
+    throw error;
+  });
   try {
     const items = [1, 2, 3, 4, 5].map((n) => {
       atc.addBuild({ team: "main", pipeline: "solo", job: "deploy", name: String(n), status: "succeeded", outputs: [{ name: "env", resource: "envs", ref: sha(n) }] });
@@ -49,7 +53,11 @@ test("a handed-off lock costs three requests beyond the owner lookup and the job
       ],
     }],
   });
-  const client = await connectAtc({ url: atc.url, auth: { kind: "password", ...user }, insecure: false, caCert: null, concurrency: 16, timeoutMs: 5000, retries: 0 });
+  const client = await connectAtc({ url: atc.url, auth: { kind: "password", ...user }, insecure: false, caCert: null, concurrency: 16, timeoutMs: 5000, retries: 0 }).catch(async (error: unknown) => {
+    // a listening API server keeps the test process alive
+    await atc.close();
+    throw error;
+  });
   try {
     atc.addBuild({ team: "main", pipeline: "app", instanceVars: vars, job: "deploy", name: "12", status: "succeeded", outputs: [{ name: "env", resource: "aws-environments", ref: sha(1) }] });
     atc.addBuild({ team: "main", pipeline: "app", instanceVars: vars, job: "test", name: "7", status: "started", inputs: [{ name: "aws-environments", resource: "aws-environments", ref: sha(1) }] });
@@ -70,7 +78,11 @@ test("a handed-off lock costs three requests beyond the owner lookup and the job
 
 test("failed, errored and aborted owners cost no hand-off request", async () => {
   const atc = await startFakeAtc({ version: "6.7.9", users: [user], pipelines: [{ team: "main", name: "app", jobs: [{ name: "deploy", outputs: [{ name: "env", resource: "r" }] }, { name: "test", inputs: [{ name: "r", resource: "r", passed: ["deploy"] }] }] }] });
-  const client = await connectAtc({ url: atc.url, auth: { kind: "password", ...user }, insecure: false, caCert: null, concurrency: 16, timeoutMs: 5000, retries: 0 });
+  const client = await connectAtc({ url: atc.url, auth: { kind: "password", ...user }, insecure: false, caCert: null, concurrency: 16, timeoutMs: 5000, retries: 0 }).catch(async (error: unknown) => {
+    // a listening API server keeps the test process alive
+    await atc.close();
+    throw error;
+  });
   try {
     const statuses = ["failed", "errored", "aborted"] as const;
     statuses.forEach((status, i) => atc.addBuild({ team: "main", pipeline: "app", job: "deploy", name: String(i + 1), status }));

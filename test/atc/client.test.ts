@@ -21,7 +21,13 @@ async function setup(fakeOptions: FakeAtcOptions, auth: Auth, extra: Partial<Atc
   const fake = await startFakeAtc({ users: USERS, ...fakeOptions });
   const atcAuth: AtcOptions["auth"] =
     auth === "none" ? { kind: "none" } : typeof auth === "object" ? { kind: "token", token: auth.token, source: "flyrc target ci", flyTarget: "ci" } : { kind: "password", username: auth, password: PASSWORD };
-  const client = await connectAtc({ url: fake.url, auth: atcAuth, insecure: false, caCert: null, concurrency: 16, timeoutMs: 4000, retries: 2, retryDelayMs: 5, log: (line) => logs.push(line), ...extra });
+  const client = await connectAtc({ url: fake.url, auth: atcAuth, insecure: false, caCert: null, concurrency: 16, timeoutMs: 4000, retries: 2, retryDelayMs: 5, log: (line) => logs.push(line), ...extra }).catch(
+    async (error: unknown) => {
+      // a listening API server keeps the test process alive
+      await fake.close();
+      throw error;
+    },
+  );
   fake.clearRecords();
   return { fake, client, done: async () => { await client.close(); await fake.close(); } };
 }

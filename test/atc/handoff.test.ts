@@ -43,7 +43,13 @@ const JOBS: JobInfo[] = [
 async function setup(version: string, infoDown = false): Promise<{ fake: FakeAtc; client: AtcClient; done: () => Promise<void> }> {
   const fake = await startFakeAtc({ version, users: [{ username: "ci", password: PASSWORD, teams: ["main"] }] });
   if (infoDown) fake.inject({ kind: "status", status: 503 }, { times: 10, path: "/api/v1/info" });
-  const client = await connectAtc({ url: fake.url, auth: { kind: "password", username: "ci", password: PASSWORD }, insecure: false, caCert: null, concurrency: 8, timeoutMs: 5000, retries: 1, retryDelayMs: 5 });
+  const client = await connectAtc({ url: fake.url, auth: { kind: "password", username: "ci", password: PASSWORD }, insecure: false, caCert: null, concurrency: 8, timeoutMs: 5000, retries: 1, retryDelayMs: 5 }).catch(
+    async (error: unknown) => {
+      // a listening API server keeps the test process alive
+      await fake.close();
+      throw error;
+    },
+  );
   return {
     fake,
     client,

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { needs, programPath, OPENSSL } from "../support/programs.js";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -199,26 +200,15 @@ test("anonymous: no login, no token check", () =>
 
 /** A throw-away self-signed certificate for 127.0.0.1, made fresh so that no key is kept in the repo. */
 function makeCertificate(dir: string): void {
-  try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
-  } catch {
-    // no openssl: the test skips
-  }
+  execFileSync(programPath(OPENSSL), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
 }
 
-test("TLS: verified by default, accepted with its CA certificate or when insecure", async (t) => {
+test("TLS: verified by default, accepted with its CA certificate or when insecure", needs([OPENSSL]), async () => {
   const dir = await mkdtemp(join(tmpdir(), "pool-boy-tls-"));
   try {
     makeCertificate(dir);
-    let key: string;
-    let cert: string;
-    try {
-      key = await readFile(join(dir, "key.pem"), "utf8");
-      cert = await readFile(join(dir, "cert.pem"), "utf8");
-    } catch {
-      t.skip("openssl is not available to make a certificate");
-      return;
-    }
+    const key = await readFile(join(dir, "key.pem"), "utf8");
+    const cert = await readFile(join(dir, "cert.pem"), "utf8");
     const fake = await startFakeAtc({ version: "8.2.5", users: USERS, tls: { key, cert } });
     try {
       assert.match(fake.url, /^https:/);

@@ -43,9 +43,10 @@ async function makeWorld(): Promise<World> {
   const now = Date.now();
   const repo = await createPoolRepo({ pools: { aws: { unclaimed: LOCKS.aws }, gcp: { unclaimed: LOCKS.gcp } }, date: new Date(now - 240 * HOUR) });
   const pushLog = await installPushLog(repo);
+  const seed = await repo.claimer();
+  // from here on, a failure closes the API server (world.cleanup() below)
   const atc = await startFakeAtc({ version: "8.2.5", users: [USER] });
   const owners = new Map<string, Owner>();
-  const seed = await repo.claimer();
   const pipelineOf: Record<string, { pipeline: string; job: string }> = { aws: { pipeline: "app", job: "deploy" }, gcp: { pipeline: "infra", job: "provision" } };
 
   const world: World = {
@@ -88,12 +89,18 @@ async function makeWorld(): Promise<World> {
   };
 
   const ago = (hours: number) => new Date(now - hours * HOUR);
-  await world.claim("aws", "env-1", { status: "started" }, seed, ago(30)); // deploy #1, alive for 30h
-  await world.claim("aws", "env-2", { status: "failed" }, seed, ago(1)); // X: deploy #2 failed
-  await world.claim("aws", "env-3", { status: "aborted", format: "one-off" }, seed, ago(1)); // Z
-  owners.set(await seed.claim("aws", "env-4", "Claim env-4 by hand to debug", ago(5)), { label: "a person", finishedAt: null, manual: true }); // Y
-  await world.claim("gcp", "vm-1", { status: "succeeded", format: "build-url" }, seed, ago(1)); // V: provision #1
-  await world.claim("gcp", "vm-2", { status: "started", format: "build-url" }, seed, ago(3)); // provision #2 runs
+  try {
+    await world.claim("aws", "env-1", { status: "started" }, seed, ago(30)); // deploy #1, alive for 30h
+    await world.claim("aws", "env-2", { status: "failed" }, seed, ago(1)); // X: deploy #2 failed
+    await world.claim("aws", "env-3", { status: "aborted", format: "one-off" }, seed, ago(1)); // Z
+    owners.set(await seed.claim("aws", "env-4", "Claim env-4 by hand to debug", ago(5)), { label: "a person", finishedAt: null, manual: true }); // Y
+    await world.claim("gcp", "vm-1", { status: "succeeded", format: "build-url" }, seed, ago(1)); // V: provision #1
+    await world.claim("gcp", "vm-2", { status: "started", format: "build-url" }, seed, ago(3)); // provision #2 runs
+  } catch (error) {
+    // a listening API server keeps the test process alive
+    await world.cleanup();
+    throw error;
+  }
   return world;
 }
 

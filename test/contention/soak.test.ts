@@ -189,8 +189,9 @@ async function cleanLoop(loop: number, env: Record<string, string>, extra: strin
 
 test(`soak: ${CLAIMERS} claimers and two clean loops for ${SECONDS}s (seed ${SEED}), then every commit checked`, { timeout: 240_000 }, async (t) => {
   const repo = await createPoolRepo({ pools: { aws: { unclaimed: LOCKS.aws }, gcp: { unclaimed: LOCKS.gcp } }, date: new Date(Date.now() - 86_400_000) });
-  const atc = await startFakeAtc({ version: "8.2.5", users: [USER], latencyMs: 5 });
   const cache = await mkdtemp(join(tmpdir(), "pool-boy-soak-cache-"));
+  // last before the try, whose finally closes it: a listening server keeps the test process alive
+  const atc = await startFakeAtc({ version: "8.2.5", users: [USER], latencyMs: 5 });
   try {
     const pushLog = await installPushLog(repo);
     const owners = new Map<string, Owner>();

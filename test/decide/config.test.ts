@@ -58,8 +58,9 @@ test("every problem is reported at once, each naming its input", () => {
 const badPools: Array<[string, RegExp]> = [
   ["", /no pool given/],
   ["aws", /has no timeout/],
-  ["aws:", /is not a duration/],
-  [":2h", /has no timeout/],
+  ["aws:", /"aws:" has no timeout after the ":" \(e\.g\. "aws:2h", or "aws:never"\)/],
+  [":2h", /":2h" names no pool before the ":" \(write POOL:TIMEOUT, e\.g\. "workers:2h", or "\*:2h" for every pool\)/],
+  [":5", /":5" names no pool .*e\.g\. "workers:5"/],
   ["aws:2h,aws:3h", /given twice/],
   ["*:2h,*:3h", /"\*" is given twice/],
   [".hidden:2h", /not a pool name/],
@@ -97,7 +98,7 @@ test("a bad API URL is refused, without echoing credentials", () => {
 
 test("credentials without an API, or both kinds at once, are refused", () => {
   assert.match(problems(base, { CONCOURSE_TOKEN: "tok-123456" }).join(), /no API/);
-  assert.match(problems(base, { CONCOURSE_BASE_URL: "https://ci", CONCOURSE_USERNAME: "u", CONCOURSE_PASSWORD: "pw-123", CONCOURSE_TOKEN: "tok-123456" }).join(), /both a password and a token/);
+  assert.match(problems(base, { CONCOURSE_BASE_URL: "https://ci", CONCOURSE_USERNAME: "u", CONCOURSE_PASSWORD: "pw-123", CONCOURSE_TOKEN: "tok-123456" }).join(), /both a password \(CONCOURSE_PASSWORD\) and a token \(CONCOURSE_TOKEN\) are set/);
   assert.match(problems(base, { CONCOURSE_BASE_URL: "https://ci", CONCOURSE_PASSWORD: "pw-123" }).join(), /no user/);
 });
 
@@ -124,7 +125,7 @@ test("--target reuses fly's api, team, token and insecure", () => {
 test("--target problems say how to fix them", () => {
   assert.match(problems({ ...base, target: "ci" }).join(), /no such target in ~\/\.flyrc \(log in first: fly -t ci login/);
   assert.match(problems({ ...base, target: "ci" }, {}, { flyTarget: "the token expired at 2026-01-01T00:00:00Z (log in again: fly -t ci login)" }).join(), /--target ci: the token expired/);
-  assert.match(problems({ ...base, target: "ci" }, {}, { flyTarget: { ...target, token: null } }).join(), /has no token \(log in first: fly -t ci login\)/);
+  assert.match(problems({ ...base, target: "ci" }, {}, { flyTarget: { ...target, token: null } }).join(), /has no token in ~\/\.flyrc \(log in first: fly -t ci login\)/);
   assert.match(problems({ ...base, target: "ci", concourseUrl: "https://other.example.com" }, {}, { flyTarget: target }).join(), /name different Concourses/);
 });
 
@@ -197,4 +198,125 @@ test("every credential seen is in Config.secrets, used or not", () => {
   const values = r.config.secrets.map((s) => s.value);
   for (const v of ["unused-for-ssh", KEY, "env-token-1", "file-token-2", "pg-pass"]) assert.ok(values.includes(v), v);
   assert.ok(r.config.repoWarnings.some((w) => /POOL_REPO_PASSWORD is ignored/.test(w)));
+});
+
+// ---- Pool timeouts: 1 minute to 365 days, or never. Everything else is refused. ----
+type PoolTimeoutCase = [spec: string, want: number | null | RegExp];
+const poolTimeouts: PoolTimeoutCase[] = [
+  ["aws:1", 60],
+  ["aws:1m", 60],
+  ["aws:60s", 60],
+  ["aws:0.5h", 1800],
+  ["aws:90.5s", 91],
+  ["aws:365d", 365 * 86400],
+  ["aws:525600", 365 * 86400],
+  ["aws:52w", 52 * 604800],
+  ["aws:never", null],
+  ["aws:0", /"0" is shorter than the shortest timeout, 1m .*"aws:never"/],
+  ["aws:00", /"00" is shorter than the shortest timeout, 1m/],
+  ["aws:0m", /"0m" is shorter than the shortest timeout/],
+  ["aws:0.4s", /"0\.4s" is shorter than the shortest timeout/],
+  ["aws:59s", /"59s" is shorter than the shortest timeout, 1m \(/],
+  ["aws:0.9", /"0\.9" is not a duration/],
+  ["aws:365d1s", /"365d1s" is longer than the longest timeout, 365d; give 365d or less, or "aws:never"/],
+  ["aws:366d", /is longer than the longest timeout/],
+  ["aws:53w", /is longer than the longest timeout/],
+  [`aws:${"9".repeat(400)}`, /is longer than the longest timeout, 365d/],
+  [`aws:${"9".repeat(400)}d`, /is longer than the longest timeout, 365d/],
+  [`*:${"1".repeat(30)}h`, /"\*:1+h": "1+h" is longer than the longest timeout/],
+];
+for (const [spec, want] of poolTimeouts) {
+  test(`--pools ${spec.length > 40 ? spec.slice(0, 40) + "…" : spec} → ${want instanceof RegExp ? "refused" : want}`, () => {
+    const { selection, problems: p } = parsePools(spec, "--pools");
+    if (want instanceof RegExp) {
+      assert.equal(p.length, 1, p.join("; "));
+      assert.match(p[0]!, want);
+      assert.match(p[0]!, /^--pools: /);
+    } else {
+      assert.deepEqual(p, []);
+      const t = selection.named.length > 0 ? selection.named[0]!.timeoutSeconds : selection.wildcard;
+      assert.equal(t, want);
+    }
+  });
+}
+
+test("a refused pool timeout is refused by resolveConfig too, from POOLS, naming POOLS", () => {
+  const p = problems({ repo: "/r" }, { POOLS: "aws:00" });
+  assert.match(p.join(), /^POOLS: "aws:00": "00" is shorter/);
+});
+
+// ---- Every count and duration option is bounded, flag and environment alike. ----
+type BoundCase = [name: string, flags: Flags, env: Record<string, string>, want: RegExp | ((r: ReturnType<typeof resolve>) => void)];
+const withApi = { ...base, concourseUrl: "https://ci.example.com" };
+const bounds: BoundCase[] = [
+  ["--api-timeout 25d (over Node's timer limit)", { ...withApi, apiTimeout: "25d" }, {}, /--api-timeout: "25d" is longer than the longest request timeout, 1h \(give 1s to 1h/],
+  ["--api-timeout 3601", { ...withApi, apiTimeout: "3601" }, {}, /--api-timeout: "3601" is longer/],
+  ["--api-timeout of 400 digits", { ...withApi, apiTimeout: "9".repeat(400) }, {}, /is longer than the longest request timeout/],
+  ["--api-timeout 0", { ...withApi, apiTimeout: "0" }, {}, /--api-timeout: "0" is shorter than the shortest request timeout, 1s/],
+  ["--api-timeout 0.5s", { ...withApi, apiTimeout: "0.5s" }, {}, /is shorter than the shortest request timeout/],
+  ["--api-timeout never", { ...withApi, apiTimeout: "never" }, {}, /--api-timeout: "never": a request must time out/],
+  ["--api-timeout soon", { ...withApi, apiTimeout: "soon" }, {}, /"soon" is not a duration in seconds/],
+  ["POOL_BOY_API_TIMEOUT=2h", withApi, { POOL_BOY_API_TIMEOUT: "2h" }, /^POOL_BOY_API_TIMEOUT: "2h" is longer/],
+  ["--api-timeout 1 is a second", { ...withApi, apiTimeout: "1" }, {}, (r) => assert.equal(r.ok && r.config.atc?.timeoutMs, 1000)],
+  ["--api-timeout 1h is the longest", { ...withApi, apiTimeout: "1h" }, {}, (r) => assert.equal(r.ok && r.config.atc?.timeoutMs, 3_600_000)],
+  ["--api-timeout 1.5s", { ...withApi, apiTimeout: "1.5s" }, {}, (r) => assert.equal(r.ok && r.config.atc?.timeoutMs, 1500)],
+  ["--retries 11", { ...withApi, retries: "11" }, {}, /--retries: "11" is out of range \(give a whole number from 0 to 10\)/],
+  ["--retries -1", { ...withApi, retries: "-1" }, {}, /--retries: "-1" is not a whole number \(give one from 0 to 10\)/],
+  ["--retries 0 is allowed", { ...withApi, retries: "0" }, {}, (r) => assert.equal(r.ok && r.config.atc?.retries, 0)],
+  ["POOL_BOY_API_RETRIES of 400 digits", withApi, { POOL_BOY_API_RETRIES: "9".repeat(400) }, /^POOL_BOY_API_RETRIES: "9+" is out of range/],
+  ["--concurrency 0", { ...withApi, concurrency: "0" }, {}, /--concurrency: "0" is out of range \(give a whole number from 1 to 256\)/],
+  ["--concurrency 257", { ...withApi, concurrency: "257" }, {}, /"257" is out of range/],
+  ["--concurrency 2.5", { ...withApi, concurrency: "2.5" }, {}, /"2\.5" is not a whole number/],
+  ["--concurrency 256 is the most", { ...withApi, concurrency: "256" }, {}, (r) => assert.equal(r.ok && r.config.atc?.concurrency, 256)],
+  ["POOL_BOY_CONCURRENCY=1e3", withApi, { POOL_BOY_CONCURRENCY: "1e3" }, /^POOL_BOY_CONCURRENCY: "1e3" is not a whole number/],
+  ["--max-attempts 0", { ...base, maxAttempts: "0" }, {}, /--max-attempts: "0" is out of range \(give a whole number from 1 to 50\)/],
+  ["--max-attempts 51", { ...base, maxAttempts: "51" }, {}, /"51" is out of range/],
+  ["POOL_BOY_MAX_ATTEMPTS=50 is the most", base, { POOL_BOY_MAX_ATTEMPTS: "50" }, (r) => assert.equal(r.ok && r.config.maxAttempts, 50)],
+  ["POOL_BOY_MAX_ATTEMPTS=many", base, { POOL_BOY_MAX_ATTEMPTS: "many" }, /^POOL_BOY_MAX_ATTEMPTS: "many" is not a whole number/],
+];
+for (const [name, flags, env, want] of bounds) {
+  test(`bounds: ${name}`, () => {
+    if (typeof want === "function") {
+      const r = resolve(flags, env);
+      assert.ok(r.ok, r.ok ? "" : r.problems.join("; "));
+      want(r);
+    } else {
+      const p = problems(flags, env);
+      assert.equal(p.length, 1, p.join("; "));
+      assert.match(p[0]!, want);
+    }
+  });
+}
+
+// ---- Messages name the input the user gave, and the fix. ----
+const flyTarget: FlyTarget = { name: "ci", api: "https://ci.example.com", team: "main", token: "tok-flyrc-123", insecure: false, caCert: null, file: "/home/op/.flyrc" };
+type MessageCase = [name: string, flags: Flags, env: Record<string, string>, extra: Partial<ResolveInput>, want: RegExp, notWant?: RegExp];
+const messages: MessageCase[] = [
+  ["a bad api in .flyrc names the target and the file", { ...base, target: "ci" }, {}, { flyTarget: { ...flyTarget, api: "ci.example.com" } },
+    /^--target ci: the target's api "ci\.example\.com" in \/home\/op\/\.flyrc is not an http\(s\) URL \(log in again: fly -t ci login -c https:\/\/ci\.example\.com/, /CONCOURSE_BASE_URL/],
+  ["a target given by POOL_BOY_TARGET is named so", base, { POOL_BOY_TARGET: "ci" }, {}, /^POOL_BOY_TARGET=ci: no such target in ~\/\.flyrc/],
+  ["a target without a token names the file", { ...base, target: "ci" }, {}, { flyTarget: { ...flyTarget, token: null } }, /^--target ci: the target has no token in \/home\/op\/\.flyrc \(log in first: fly -t ci login\)/],
+  ["--username without a password names --username", { ...base, concourseUrl: "https://ci", username: "bot" }, {}, {}, /^--username is set but no password: set CONCOURSE_PASSWORD or --password-file/],
+  ["CONCOURSE_USERNAME without a password names the variable", { ...base, concourseUrl: "https://ci" }, { CONCOURSE_USERNAME: "bot" }, {}, /^CONCOURSE_USERNAME is set but no password/],
+  ["a password file without a user names the file", { ...base, concourseUrl: "https://ci", passwordFile: "/pw" }, {}, { files: { "/pw": "pw-123456" } }, /password is set \(--password-file \/pw\) but no user: set --username \(or CONCOURSE_USERNAME\)/],
+  ["a token file and a password name both", { ...base, concourseUrl: "https://ci", username: "u" }, { CONCOURSE_PASSWORD: "pw-123456", CONCOURSE_TOKEN_FILE: "/t" }, { files: { "/t": "tok-123456" } },
+    /both a password \(CONCOURSE_PASSWORD\) and a token \(CONCOURSE_TOKEN_FILE \/t\) are set: give one of them/],
+  ["credentials without an API name the credentials", base, { CONCOURSE_TOKEN: "tok-123456" }, {}, /credentials are set \(CONCOURSE_TOKEN\) but no API: set --concourse-url \(or CONCOURSE_BASE_URL\), or use --target/],
+  ["a bad boolean says what is accepted", base, { POOL_BOY_VERBOSE: "yep" }, {}, /^POOL_BOY_VERBOSE: "yep" is not true or false \(use true or false, 1 or 0\)/],
+];
+for (const [name, flags, env, extra, want, notWant] of messages) {
+  test(`message: ${name}`, () => {
+    const p = problems(flags, env, extra).join("\n");
+    assert.match(p, want);
+    if (notWant) assert.doesNotMatch(p, notWant);
+  });
+}
+
+test("the API's source travels with the config, for later messages", () => {
+  const fromFlag = resolve({ ...base, concourseUrl: "https://ci" });
+  assert.equal(fromFlag.ok && fromFlag.config.atc?.urlSource, "--concourse-url");
+  const fromEnv = resolve(base, { CONCOURSE_BASE_URL: "https://ci" });
+  assert.equal(fromEnv.ok && fromEnv.config.atc?.urlSource, "CONCOURSE_BASE_URL");
+  const fromTarget = resolve({ ...base, target: "ci" }, {}, { flyTarget });
+  assert.equal(fromTarget.ok && fromTarget.config.atc?.urlSource, "the api of --target ci in /home/op/.flyrc");
 });

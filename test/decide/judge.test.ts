@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { judge, ageSeconds } from "../../src/decide/judge.js";
+import { judge, ageSeconds, aheadSeconds } from "../../src/decide/judge.js";
 import { parseDuration, formatAge } from "../../src/core/durations.js";
 import type { BuildState, BuildStatus, ClaimedLock, OwnerState, Verdict } from "../../src/core/model.js";
 
@@ -16,14 +16,17 @@ function claimedAgo(age: string | null, problem: string | null = null): ClaimedL
     name: "lock-a",
     path: "aws/claimed/lock-a",
     claim: age === null ? null : { sha: "a".repeat(40), committedAt: new Date(NOW.getTime() - seconds * 1000), message: "claiming: lock-a" },
+    editedAfterClaim: [],
     problem,
   };
 }
 const running = (status: "pending" | "started", handedOff = false): OwnerState => ({ kind: "running", holder: { ref: handedOff ? testJob : deploy, status, id: 1 }, handedOff });
 const finished = (status: BuildStatus, handedOff = false): OwnerState => ({ kind: "finished", holder: { ref: handedOff ? testJob : deploy, status, id: 1 }, handedOff });
-const silent = (why = "no Concourse API configured"): OwnerState => ({ kind: "silent", why, holder: null });
+const silent = (why = "no Concourse API configured"): OwnerState => ({ kind: "silent", why, cause: "no-api", holder: null });
 const waiting = (): OwnerState => ({ kind: "waiting", holder: { ref: deploy, status: "succeeded", id: 1 }, handedOff: false, candidates: ["test"] });
-const unreachable = (): OwnerState => ({ kind: "unreachable", why: "HTTP 502 after 3 retries" });
+const unreachable = (): OwnerState => ({ kind: "unreachable", why: "HTTP 502 after 3 retries", cause: "api-error" });
+const noAccess = (status: 401 | 403): OwnerState => ({ kind: "unreachable", why: `no access to team main: HTTP ${status}`, cause: "no-access", access: { team: "main", status } });
+const foreign = (): OwnerState => ({ kind: "silent", why: "the claim came from another Concourse (ci.other.org)", cause: "foreign-concourse", holder: null });
 
 type Case = [name: string, owner: OwnerState, age: string | null, timeout: string, want: `${Verdict["action"]}/${Verdict["reason"]}`, problem?: string];
 const cases: Case[] = [
@@ -44,6 +47,12 @@ const cases: Case[] = [
   ["waiting for a hand-off that never comes, old", waiting(), "5h", "2h", "release/stale"],
   ["transient API failure keeps it this run, however old", unreachable(), "30d", "1m", "keep/unknown"],
   ["no claim commit to age it: kept", silent(), null, "1m", "keep/unknown"],
+  ["401 (no credentials): kept, however old", noAccess(401), "30d", "1m", "keep/unknown"],
+  ["403 (another team's credentials): kept, however old", noAccess(403), "30d", "1m", "keep/unknown"],
+  ["403 and a never timeout: kept", noAccess(403), "30d", "never", "keep/unknown"],
+  ["a 404 page from a proxy (api-error): kept this run, however old", unreachable(), "30d", "1m", "keep/unknown"],
+  ["another Concourse's claim: the timeout decides, young", foreign(), "30m", "2h", "keep/young"],
+  ["another Concourse's claim: the timeout decides, stale", foreign(), "3h", "2h", "release/stale"],
   ["a conflict is left alone even when the owner finished", finished("failed"), "3d", "1m", "keep/conflict", "also in unclaimed/"],
   ["a conflict is left alone even when stale", silent(), "3d", "1m", "keep/conflict", "also in unclaimed/"],
 ];
@@ -67,16 +76,60 @@ test("the detail names the holder and the age", () => {
   assert.match(w.detail, /waiting for test to take it/);
 });
 
+test("the detail says no access, for which team, and that age does not matter", () => {
+  const v = judge(claimedAgo("30d"), noAccess(403), { pool: "aws", timeoutSeconds: 60 }, NOW);
+  assert.match(v.detail, /^no access to team main: HTTP 403; kept until pool-boy may read the build \(never by age\)$/);
+  const f = judge(claimedAgo("3h"), foreign(), { pool: "aws", timeoutSeconds: 7200 }, NOW);
+  assert.match(f.detail, /another Concourse \(ci\.other\.org\).*over the 2h timeout/);
+});
+
 test("a claim dated in the future counts as new", () => {
   const lock = claimedAgo("1m");
   lock.claim!.committedAt = new Date(NOW.getTime() + 3600_000);
   assert.equal(ageSeconds(lock, NOW), 0);
+  assert.equal(aheadSeconds(lock, NOW), 3600);
+  assert.equal(aheadSeconds(claimedAgo("1m"), NOW), 0);
+  assert.equal(aheadSeconds(claimedAgo(null), NOW), null);
+});
+
+// A claim dated ahead of this machine's clock (the claimer's clock is ahead): never released by
+// age while in the future; the API still decides when it can; its age counts from its date after.
+type AheadCase = [name: string, owner: OwnerState, aheadMs: number, timeout: string, want: `${Verdict["action"]}/${Verdict["reason"]}`, detail: RegExp];
+const aheadCases: AheadCase[] = [
+  ["3h ahead, API silent, 1m timeout: kept, said so", silent(), 3 * 3600_000, "1m", "keep/young", /the claim is dated 3h ahead of this machine's clock \(clock skew\), so it is not aged until then/],
+  ["1s ahead, API silent: kept, said so", silent(), 1000, "1m", "keep/young", /dated 1s ahead/],
+  ["400 days ahead, API silent, longest timeout: kept", silent(), 400 * 86400_000, "365d", "keep/young", /dated 400d ahead/],
+  ["ahead, waiting for a hand-off: kept", waiting(), 3600_000, "1m", "keep/young", /waiting for test to take it; the claim is dated 1h ahead/],
+  ["ahead, timeout never: kept, the timeout says why", silent(), 3600_000, "never", "keep/young", /timeout is never/],
+  ["ahead, owner finished: the API decides, released", finished("failed"), 3 * 3600_000, "2h", "release/finished", /failed/],
+  ["ahead, owner running: kept", running("started"), 3 * 3600_000, "2h", "keep/alive", /is started/],
+  ["ahead, API down: kept this run", unreachable(), 3 * 3600_000, "2h", "keep/unknown", /no usable answer/],
+  ["less than a second ahead is not ahead: aged 0s", silent(), 500, "1m", "keep/young", /claimed 0s ago, within the 1m timeout/],
+];
+for (const [name, owner, aheadMs, timeout, want, detail] of aheadCases) {
+  test(`future claim: ${name}`, () => {
+    const lock = claimedAgo("1m");
+    lock.claim!.committedAt = new Date(NOW.getTime() + aheadMs);
+    const t = parseDuration(timeout);
+    const v = judge(lock, owner, { pool: "aws", timeoutSeconds: t ?? null }, NOW);
+    assert.equal(`${v.action}/${v.reason}`, want);
+    assert.match(v.detail, detail);
+  });
+}
+
+test("a future claim's age counts from its date once that date has come", () => {
+  const lock = claimedAgo("1m");
+  lock.claim!.committedAt = new Date(NOW.getTime() + 3 * 3600_000);
+  const later = (h: number) => new Date(NOW.getTime() + h * 3600_000);
+  const policy = { pool: "aws", timeoutSeconds: 7200 };
+  assert.equal(judge(lock, silent(), policy, later(4)).reason, "young", "1h after its date: within 2h");
+  assert.equal(judge(lock, silent(), policy, later(5.5)).reason, "stale", "2h30m after its date: over 2h");
 });
 
 const durations: Array<[string, number | null | undefined]> = [
   ["90", 5400], ["90m", 5400], ["2h", 7200], ["1d", 86400], ["1h30m", 5400], ["45s", 45], ["1w", 604800],
   ["never", null], ["NEVER", null], [" 2h ", 7200],
-  ["", undefined], ["0", undefined], ["0m", undefined], ["90x", undefined], ["h", undefined], ["-5", undefined], ["2h foo", undefined], ["1.5h", 5400],
+  ["", undefined], ["0", 0], ["00", 0], ["0m", 0], ["0.4s", 0.4], [`${"9".repeat(400)}`, Infinity], ["90x", undefined], ["h", undefined], ["-5", undefined], ["2h foo", undefined], ["1.5h", 5400],
 ];
 for (const [text, want] of durations) test(`parseDuration(${JSON.stringify(text)}) = ${want}`, () => assert.equal(parseDuration(text), want));
 

@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { planRelease, releaseMessage } from "../../src/decide/plan.js";
-import type { JudgedLock, OwnerState, Verdict } from "../../src/core/model.js";
+import { gitkeepLine, planRelease, releaseMessage } from "../../src/decide/plan.js";
+import type { JudgedLock, OwnerState, PoolInventory, Verdict } from "../../src/core/model.js";
 
 const deploy = { kind: "job" as const, team: "main", pipeline: "app", instanceVars: null, job: "deploy", name: "12" };
 const test7 = { kind: "job" as const, team: "main", pipeline: "app", instanceVars: null, job: "test", name: "7" };
 
 function judged(name: string, verdict: Verdict, owner: OwnerState, problem: string | null = null, pool = "aws"): JudgedLock {
   return {
-    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date("2026-11-23T09:00:00Z"), message: "x" }, problem },
+    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date("2026-11-23T09:00:00Z"), message: "x" }, editedAfterClaim: [], problem },
     claim: { operation: "claiming", owner: deploy, format: "team-build", note: null },
     owner,
     verdict,
@@ -23,11 +23,11 @@ const finished: OwnerState = { kind: "finished", holder: { ref: deploy, status: 
 test("only released locks move, claimed → unclaimed, sorted, one move per lock", () => {
   const plan = planRelease("b".repeat(40), "main", [
     judged("z-lock", release("finished"), finished),
-    judged("a-lock", release("stale"), { kind: "silent", why: "no API", holder: null }),
+    judged("a-lock", release("stale"), { kind: "silent", why: "no API", cause: "no-api", holder: null }),
     judged("kept", keep("alive"), { kind: "running", holder: { ref: deploy, status: "started", id: 1 }, handedOff: false }),
-    judged("young", keep("young"), { kind: "silent", why: "no API", holder: null }),
+    judged("young", keep("young"), { kind: "silent", why: "no API", cause: "no-api", holder: null }),
     judged("other", release("finished"), finished, null, "gcp"),
-  ]);
+  ], []);
   assert.equal(plan.base, "b".repeat(40));
   assert.equal(plan.branch, "main");
   assert.deepEqual(plan.moves.map((m) => [m.from, m.to]), [
@@ -38,7 +38,7 @@ test("only released locks move, claimed → unclaimed, sorted, one move per lock
 });
 
 test("a conflicting lock is never moved, whatever its verdict says", () => {
-  const plan = planRelease("b".repeat(40), "main", [judged("both", release("stale"), finished, "also in unclaimed/")]);
+  const plan = planRelease("b".repeat(40), "main", [judged("both", release("stale"), finished, "also in unclaimed/")], []);
   assert.equal(plan.moves.length, 0);
 });
 
@@ -60,7 +60,40 @@ test("a handed-off lock's message names the last holder and its state", () => {
 });
 
 test("an unknown owner says so", () => {
-  const j = judged("lock-a", release("stale"), { kind: "silent", why: "x", holder: null });
+  const j = judged("lock-a", release("stale"), { kind: "silent", why: "x", cause: "no-owner", holder: null });
   j.claim = { operation: null, owner: null, format: "none", note: "free text" };
   assert.match(releaseMessage(j), /Claimed by: unknown/);
 });
+
+// A pool without claimed/.gitkeep: git drops claimed/ with its last lock, and the pool-resource's
+// `git mv` into it fails. The commit that empties it adds the .gitkeep and says so.
+const inventory = (pool: string, claimed: string[], claimedKept: boolean): PoolInventory => ({ pool, claimed, unclaimed: ["free"], claimedKept });
+const gone = (name: string, pool = "aws") => judged(name, release("finished"), finished, null, pool);
+const held = (name: string, pool = "aws") => judged(name, keep("alive"), { kind: "running", holder: { ref: deploy, status: "started", id: 1 }, handedOff: false }, null, pool);
+const conflicted = (name: string) => judged(name, release("stale"), finished, "also in unclaimed/");
+const gitkeepCases: Array<[string, JudgedLock[], PoolInventory[], Record<string, string>]> = [
+  ["the only lock leaves a claimed/ with no .gitkeep: that commit adds it", [gone("a")], [inventory("aws", ["a"], false)], { a: "aws/claimed/.gitkeep" }],
+  ["two leave, both of them: the last commit adds it", [gone("b"), gone("a")], [inventory("aws", ["a", "b"], false)], { b: "aws/claimed/.gitkeep" }],
+  ["a .gitkeep (or any dot-file) keeps claimed/: nothing added", [gone("a")], [inventory("aws", ["a"], true)], {}],
+  ["a lock stays claimed: nothing added", [gone("a"), held("b")], [inventory("aws", ["a", "b"], false)], {}],
+  ["a conflicting lock is not moved, so it stays: nothing added", [gone("a"), conflicted("c")], [inventory("aws", ["a", "c"], false)], {}],
+  ["something in claimed/ that is not a lock (a folder) stays: nothing added", [gone("a")], [inventory("aws", ["a", "subdir"], false)], {}],
+  ["per pool: only the pool that empties", [gone("a"), gone("x", "gcp"), held("y", "gcp")], [inventory("aws", ["a"], false), inventory("gcp", ["x", "y"], false)], { a: "aws/claimed/.gitkeep" }],
+  ["no inventory given: nothing added", [gone("a")], [], {}],
+];
+for (const [name, locks, pools, expected] of gitkeepCases) {
+  test(`gitkeep: ${name}`, () => {
+    const plan = planRelease("b".repeat(40), "main", locks, pools);
+    const got: Record<string, string> = {};
+    for (const move of plan.moves) {
+      if (move.gitkeep === undefined) {
+        assert.doesNotMatch(move.message, /\.gitkeep/);
+        continue;
+      }
+      got[move.name] = move.gitkeep;
+      assert.ok(move.message.endsWith(`\n${gitkeepLine(move.gitkeep)}`), move.message);
+      assert.match(move.message, /^unclaiming: /, "the subject stays the pool-resource's");
+    }
+    assert.deepEqual(got, expected);
+  });
+}

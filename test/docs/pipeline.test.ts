@@ -7,13 +7,15 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { ENV } from "../../src/decide/config.js";
 import { TRANSPORT_ENV } from "../../src/io/git/transport.js";
+import { SUMMARY_FILE_ENV } from "../../src/cli/summary-file.js";
+import { SOURCE_KEYS, SECRET_KEYS } from "../../src/resource/source.js";
 
 const ROOT = new URL("../../../", import.meta.url);
 const PIPELINE_TEXT = readFileSync(new URL("docs/pipeline.yml", ROOT), "utf8");
 const DOC = readFileSync(new URL("docs/concourse-task.md", ROOT), "utf8");
 
 /** Every environment variable the CLI reads. */
-const KNOWN = new Set<string>([...Object.values(ENV), ...Object.values(TRANSPORT_ENV)]);
+const KNOWN = new Set<string>([...Object.values(ENV), ...Object.values(TRANSPORT_ENV), SUMMARY_FILE_ENV]);
 /** Variables whose value is a secret (the *_FILE variables hold paths, not secrets). */
 const isSecretName = (name: string): boolean => /PASSWORD|TOKEN|PRIVATE_KEY|SECRET|CREDENTIAL/.test(name) && !name.endsWith("_FILE");
 /** What the brief of the scheduled task names: the variables a production task sets. */
@@ -80,9 +82,16 @@ const resource = (name: string): Node => {
   return found;
 };
 
-describe("docs/pipeline.yml", () => {
-  assert.equal(jobs.length, 1, "one job");
-  const job = jobs[0]!;
+const job = (name: string): Node => {
+  const found = jobs.find((j) => j["name"] === name);
+  assert.ok(found, `job ${name} is declared`);
+  return found;
+};
+
+describe("docs/pipeline.yml: the task form", () => {
+  assert.equal(jobs.length, 2, "two jobs: the task form and the resource form");
+  const job = jobs.find((j) => j["name"] === "release-stale-locks")!;
+  assert.ok(job, "the task form's job");
   const plan = steps(list(job["plan"], "the job's plan"));
   const tasks = plan.filter((s) => "task" in s);
   assert.equal(tasks.length, 1, "one task");
@@ -150,6 +159,55 @@ describe("docs/pipeline.yml", () => {
       assert.ok(isNode(put["params"]), `${hook} says something`);
     }
   });
+
+  test("the failure alert carries the summary the task writes into its output", () => {
+    const file = text(params[SUMMARY_FILE_ENV], SUMMARY_FILE_ENV);
+    const outputs = list(config["outputs"], "the task's outputs").map((o, i) => text(node(o, `outputs[${i}]`)["name"], "an output name"));
+    assert.ok(outputs.includes(file.split("/")[0]!), `${file} is in a task output (${outputs.join(", ")})`);
+    const failure = node(node(job["on_failure"], "on_failure")["params"], "on_failure params");
+    assert.equal(failure["text_file"], file);
+    assert.match(text(failure["text"], "text"), /\$TEXT_FILE_CONTENT/);
+  });
+});
+
+describe("docs/pipeline.yml: the resource form", () => {
+  const form = job("release-stale-locks-on-change");
+  const plan = steps(list(form["plan"], "the resource job's plan"));
+  const type = resourceTypes.find((t) => t["name"] === "pool-boy");
+  const stale = resources.find((r) => r["type"] === "pool-boy");
+
+  test("the pool-boy image is declared as a resource type, from the same placeholder as the task's image", () => {
+    assert.ok(type, "resource_types has pool-boy");
+    assert.equal(type["type"], "registry-image");
+    const source = node(type["source"], "its source");
+    assert.equal(source["repository"], node(resource("pool-boy-image")["source"], "the task image's source")["repository"]);
+  });
+
+  test("a resource of that type, whose source uses only the resource's keys, secrets as ((vars))", () => {
+    assert.ok(stale, "a resource of type pool-boy");
+    const source = node(stale["source"], "its source");
+    const keys = Object.keys(source);
+    assert.deepEqual(keys.filter((k) => !(SOURCE_KEYS as readonly string[]).includes(k)), [], "only keys the resource reads");
+    for (const key of ["uri", "pools", "private_key", "concourse_url", "concourse_username", "concourse_password"]) assert.ok(keys.includes(key), key);
+    for (const key of [...SECRET_KEYS, "uri"]) if (key in source) assert.match(text(source[key], key), VAR, `source.${key} is a ((var))`);
+  });
+
+  test("the job triggers on the resource, then puts to it, never two at once", () => {
+    const get = plan.find((s) => s["get"] === stale!["name"]);
+    assert.ok(get, "gets the resource");
+    assert.equal(get["trigger"], true);
+    const put = plan.find((s) => s["put"] === stale!["name"]);
+    assert.ok(put, "puts to the resource (clean)");
+    assert.equal(form["max_in_flight"], 1);
+    assert.ok(!plan.some((s) => "task" in s), "no task in the resource form");
+  });
+
+  test("the notification reads the get's summary.txt", () => {
+    const success = node(node(form["on_success"], "on_success")["params"], "on_success params");
+    assert.equal(success["text_file"], `${stale!["name"]}/summary.txt`);
+    assert.match(text(success["text"], "text"), /\$TEXT_FILE_CONTENT/);
+    for (const hook of ["on_success", "on_failure", "on_error"]) resource(text(node(form[hook], hook)["put"], `${hook}: put`));
+  });
 });
 
 describe("docs/concourse-task.md", () => {
@@ -167,7 +225,7 @@ describe("docs/concourse-task.md", () => {
   });
 
   test("every variable of the pipeline is documented, and the secret column is right", () => {
-    const pipelineParams = Object.keys(node(node(steps(list(jobs[0]!["plan"], "plan")).find((s) => "task" in s)!["config"], "config")["params"], "params"));
+    const pipelineParams = Object.keys(node(node(steps(list(job("release-stale-locks")["plan"], "plan")).find((s) => "task" in s)!["config"], "config")["params"], "params"));
     for (const name of pipelineParams) assert.ok(documented.includes(name), `${name} is in the table`);
     for (const cells of rows) {
       const name = (cells[1] ?? "").replace(/`/g, "");

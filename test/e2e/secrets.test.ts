@@ -30,6 +30,8 @@ import { everyVerdictScenario, DEMO_USER, type Scenario } from "../support/scena
 import { startSshd, type Sshd } from "../support/sshd.js";
 import { startGitHttps, type GitHttps } from "../support/git-https.js";
 import { filesAt } from "../support/pool-repo.js";
+import { closeAll } from "../support/cleanup.js";
+import { needs, GIT_HTTP_BACKEND, OPENSSL, SSH, SSH_KEYGEN, SSHD } from "../support/programs.js";
 import { BIN, json, poolBoy, type CliRun } from "../support/cli.js";
 
 // ---- secrets and where to look for them ----------------------------------------------------
@@ -285,16 +287,19 @@ const GIT_USER = "deployer";
 const GIT_PASSWORD = `s3cr3t@${hex(6)}/pw`;
 const WRONG_PASSWORD = `wrong-${hex(8)}`;
 
+const requirement = needs([SSHD, SSH, SSH_KEYGEN, OPENSSL, GIT_HTTP_BACKEND]);
+
 before(async () => {
+  if (!requirement.ready()) return;
   scratch = await mkdtemp(join(tmpdir(), "pool-boy-e2e-secrets-"));
   s = await everyVerdictScenario();
-  [sshd, https] = await Promise.all([
-    startSshd({ repos: s.repo.root }),
-    startGitHttps({ repos: s.repo.root, credentials: { user: GIT_USER, password: GIT_PASSWORD } }),
-  ]);
+  // One at a time, each kept as soon as it runs: when one fails to start, `after` closes the others.
+  sshd = await startSshd({ repos: s.repo.root });
+  https = await startGitHttps({ repos: s.repo.root, credentials: { user: GIT_USER, password: GIT_PASSWORD } });
   // Every connection to a git server waits for a checkpoint: git, git-remote-https or ssh (and
   // the shell git runs ssh with) are alive then, with their arguments.
-  [sshProxy, httpsProxy] = await Promise.all([holdingProxy(sshd.port, checkpoint), holdingProxy(https.port, checkpoint)]);
+  sshProxy = await holdingProxy(sshd.port, checkpoint);
+  httpsProxy = await holdingProxy(https.port, checkpoint);
   // A run's first API request comes while its git sync runs alongside the login.
   s.atc.beforeAnswer = async (path) => {
     if (path === "/api/v1/info") await checkpoint();
@@ -316,12 +321,14 @@ before(async () => {
 
 after(async () => {
   if (s) s.atc.beforeAnswer = null;
-  await sshProxy?.close();
-  await httpsProxy?.close();
-  await sshd?.close();
-  await https?.close();
-  await s?.cleanup();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await closeAll(
+    () => sshProxy?.close(),
+    () => httpsProxy?.close(),
+    () => sshd?.close(),
+    () => https?.close(),
+    () => s?.cleanup(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  );
 });
 
 // Repository settings through the proxies, so that every connection is a checkpoint. The branch
@@ -420,7 +427,7 @@ async function watched(args: string[], env: Record<string, string>, secrets: Sec
 // ---- the paths ----------------------------------------------------------------------------------
 
 // A few runs at once: each is slow mostly because it waits (git over the network, the API).
-describe("no secret in output, logs, errors, files or process arguments", { concurrency: 2 }, () => {
+describe("no secret in output, logs, errors, files or process arguments", { concurrency: 2, ...requirement }, () => {
   test("login ok, HTTPS credentials inside the URL: clean pushes over HTTPS, then status --verbose", async () => {
     const cacheDir = join(scratch, "cache");
     const env: Record<string, string> = { ...apiEnv("password"), ...httpsRepo(urlCredentials(GIT_PASSWORD)), POOL_BOY_CACHE_DIR: cacheDir };

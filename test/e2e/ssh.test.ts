@@ -12,6 +12,8 @@ import { everyVerdictScenario, type Scenario } from "../support/scenario.js";
 import { startSshd, makeKeyPair, type Sshd } from "../support/sshd.js";
 import { filesAt, log } from "../support/pool-repo.js";
 import { poolBoy } from "../support/cli.js";
+import { closeAll } from "../support/cleanup.js";
+import { needs, SSH, SSH_KEYGEN, SSHD } from "../support/programs.js";
 
 /** What a directory holds (names, sizes, modes, mtimes), or null when it does not exist. */
 function snapshot(dir: string): string | null {
@@ -53,7 +55,10 @@ let scratch: string;
 const passwdSsh = join(userInfo().homedir, ".ssh");
 let passwdSshBefore: string | null;
 
+const requirement = needs([SSHD, SSH, SSH_KEYGEN]);
+
 before(async () => {
+  if (!requirement.ready()) return;
   s = await everyVerdictScenario();
   // The scenario's bare repository is `root/pool.git`: serve its parent directory.
   sshd = await startSshd({ repos: s.repo.root });
@@ -62,9 +67,11 @@ before(async () => {
 });
 
 after(async () => {
-  await sshd?.close();
-  await s?.cleanup();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await closeAll(
+    () => sshd?.close(),
+    () => s?.cleanup(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  );
 });
 
 /**
@@ -96,7 +103,7 @@ async function assertNoTraces(tmp: string): Promise<void> {
   assert.deepEqual(await readdir(tmp), [], "the key file, known_hosts and the temporary clone are gone");
 }
 
-describe("pool-boy clean as a scheduled task, git over ssh, configured by the environment only", () => {
+describe("pool-boy clean as a scheduled task, git over ssh, configured by the environment only", requirement, () => {
   test("an unknown host key: refused with how to fix it, exit 3, nothing changed", async () => {
     const head = await s.repo.head();
     const logins = accepted(sshd);

@@ -158,6 +158,9 @@ describe("refusals: nothing is pushed", () => {
       [[release("alpha", "a"), release("alpha", "a")], /part of another move/],
       [[{ ...release("alpha", "a"), to: "alpha/unclaimed/../../x" }], /'\.\.'/],
       [[{ ...release("alpha", "a"), from: "alpha/claimed" }], /is not a regular file/],
+      // the .gitkeep a move adds: only its own pool's claimed/.gitkeep, and only where there is none
+      [[{ ...release("alpha", "a"), gitkeep: "alpha/claimed/.gitkeep" }], /alpha\/claimed\/\.gitkeep already exists/],
+      [[{ ...release("alpha", "a"), gitkeep: "alpha/unclaimed/.gitkeep" }], /"alpha\/unclaimed\/\.gitkeep" is not alpha\/claimed\/\.gitkeep/],
     ];
     for (const [moves, pattern] of cases) {
       await assert.rejects(applyRelease(repo, planFor(snapshot, moves)), refused(pattern));
@@ -185,4 +188,38 @@ describe("refusals: nothing is pushed", () => {
     });
     assert.equal(await pool.head(), head);
   });
+});
+
+test("two runs wrote the same first commit: the one that pushes second reports only what it added", async () => {
+  // The commits' date is the second they are written in: try until both runs wrote in the same one.
+  for (let tries = 0; ; tries++) {
+    const pool = await createPoolRepo({ pools: { alpha: { unclaimed: ["x", "y"] } } });
+    const claimer = await pool.claimer();
+    await claimer.bulk([
+      { op: "claim", pool: "alpha", lock: "x" },
+      { op: "claim", pool: "alpha", lock: "y" },
+    ]);
+    const first = await sync(pool);
+    const second = await sync(pool);
+    try {
+      const snapshot = await scanRepo(first, ["alpha"]);
+      const start = Math.floor(Date.now() / 1000);
+      const a = await applyRelease(first, planFor(snapshot, [release("alpha", "x")]));
+      const b = await applyRelease(second, planFor(snapshot, [release("alpha", "x"), release("alpha", "y")]));
+      if (Math.floor(Date.now() / 1000) !== start) {
+        assert.ok(tries < 5, "could not write both releases within one second");
+        continue;
+      }
+      assert.ok(a.pushed && b.pushed, "the second push is a fast-forward of the first");
+      assert.equal(a.commits.length, 1);
+      assert.equal(b.from, 1, "the first commit was the other run's");
+      assert.equal(b.commits.length, 1);
+      assert.notEqual(b.commits[0], a.commits[0]);
+      assert.equal(await pool.head(), b.commits[0]);
+      return;
+    } finally {
+      await first.cleanup();
+      await second.cleanup();
+    }
+  }
 });

@@ -217,3 +217,25 @@ test("the fixture's claimer redoes its change on a rejected push, like the pool-
   const files = execFileSync("git", ["ls-tree", "--name-only", `${head}:alpha/claimed`], { cwd: pool.path, env: pool.env }).toString();
   assert.deepEqual(files.split("\n").filter((f) => /^[ef]$/.test(f)), ["e", "f"]);
 });
+
+test("--cache-dir under folders that do not exist yet: made with its parents", async () => {
+  const cacheDir = join(pool.root, "missing", "parents", "cache");
+  const repo = await sync({ cacheDir });
+  assert.ok(existsSync(join(cacheDir, "HEAD")), "the cache is a bare repository");
+  assert.ok(!existsSync(`${cacheDir}.lock`), "the lock is gone after the run");
+  assert.equal(repo.head, await pool.head());
+});
+
+test("--cache-dir that cannot be made: a config error naming the path and the fix, nothing left behind", async () => {
+  const file = join(pool.root, "a-file");
+  await writeFile(file, "not a directory\n");
+  for (const cacheDir of [join(file, "cache"), join(file, "deeper", "cache")]) {
+    await assert.rejects(sync({ cacheDir }), (err: unknown) => {
+      assert.ok(err instanceof PoolBoyError, String(err));
+      assert.equal(err.kind, "config");
+      assert.equal(err.message, `--cache-dir ${cacheDir}: cannot create its folder ${join(cacheDir, "..")}: a part of that path is a file, not a directory`);
+      assert.match(err.hint ?? "", /choose a --cache-dir \(POOL_BOY_CACHE_DIR\) in a directory this user can write/);
+      return true;
+    });
+  }
+});

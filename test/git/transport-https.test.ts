@@ -12,6 +12,8 @@ import { transportFor, type PreparedTransport } from "../support/transport.js";
 import { redact } from "../../src/core/redact.js";
 import { startGitHttps, type GitHttps } from "../support/git-https.js";
 import { git, gitOk, seedLockRepo } from "../support/git.js";
+import { closeAll } from "../support/cleanup.js";
+import { needs, GIT_HTTP_BACKEND, OPENSSL } from "../support/programs.js";
 
 
 const USER = "pool-bot";
@@ -57,7 +59,10 @@ function assertNoSecret(text: string): void {
   assert.ok(!text.includes(encodeURIComponent(TOKEN)), `encoded token leaked: ${text}`);
 }
 
+const requirement = needs([OPENSSL, GIT_HTTP_BACKEND]);
+
 before(async () => {
+  if (!requirement.ready()) return;
   scratch = await mkdtemp(join(tmpdir(), "pool-boy-transport-https-"));
   repos = join(scratch, "repos");
   await mkdir(repos);
@@ -66,11 +71,13 @@ before(async () => {
 });
 
 after(async () => {
-  await server?.close();
-  await rm(scratch, { recursive: true, force: true });
+  await closeAll(
+    () => server?.close(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  );
 });
 
-describe("https transport against a real git http server", () => {
+describe("https transport against a real git http server", requirement, () => {
   it("clones and pushes with POOL_REPO_USERNAME/POOL_REPO_PASSWORD, through askpass, and no helper stores them", async () => {
     const { env, home } = await runEnv({ POOL_REPO_USERNAME: USER, POOL_REPO_PASSWORD: TOKEN });
     // A user whose git would store credentials in plain text: it must not get ours.

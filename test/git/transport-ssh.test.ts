@@ -13,6 +13,8 @@ import { transportFor, type PreparedTransport } from "../support/transport.js";
 import { PoolBoyError } from "../../src/core/errors.js";
 import { startSshd, makeKeyPair, type Sshd } from "../support/sshd.js";
 import { git, gitOk, seedLockRepo } from "../support/git.js";
+import { closeAll } from "../support/cleanup.js";
+import { needs, SSH, SSH_KEYGEN, SSHD } from "../support/programs.js";
 
 const run = promisify(execFile);
 
@@ -72,7 +74,10 @@ async function withTransport<T>(input: { url: string; env: Record<string, string
   }
 }
 
+const requirement = needs([SSHD, SSH, SSH_KEYGEN]);
+
 before(async () => {
+  if (!requirement.ready()) return;
   scratch = await mkdtemp(join(tmpdir(), "pool-boy-transport-ssh-"));
   repos = join(scratch, "repos");
   await mkdir(repos);
@@ -81,11 +86,13 @@ before(async () => {
 });
 
 after(async () => {
-  await sshd?.close();
-  await rm(scratch, { recursive: true, force: true });
+  await closeAll(
+    () => sshd?.close(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  );
 });
 
-describe("ssh transport against a real sshd", () => {
+describe("ssh transport against a real sshd", requirement, () => {
   it("ls-remote, clone and push with the deploy key from the environment; ~/.ssh never touched", async () => {
     const passwdHomeSsh = join(userInfo().homedir, ".ssh");
     const before = snapshot(passwdHomeSsh);

@@ -25,6 +25,7 @@ import { PoolBoyError } from "../../src/core/errors.js";
 import { makeRedactor } from "../../src/core/redact.js";
 import { transportFor } from "../support/transport.js";
 import { makeKeyPair, type KeyPair } from "../support/sshd.js";
+import { needs, SSH_KEYGEN } from "../support/programs.js";
 
 const run = promisify(execFile);
 
@@ -46,9 +47,12 @@ function assertNoKeyText(text: string, key: string): void {
 let scratch: string;
 let key: KeyPair;
 
+/** The tests that make or read keys run ssh-keygen. */
+const keygen = needs([SSH_KEYGEN]);
+
 before(async () => {
   scratch = await mkdtemp(join(tmpdir(), "pool-boy-transport-unit-"));
-  key = await makeKeyPair(scratch, "deploy");
+  if (keygen.ready()) key = await makeKeyPair(scratch, "deploy");
 });
 
 after(async () => {
@@ -119,7 +123,7 @@ describe("parseRepoUrl", () => {
   });
 });
 
-describe("parsePrivateKey", () => {
+describe("parsePrivateKey", keygen, () => {
   it("keeps a well-formed key working and ends it with a newline", async () => {
     const parsed = parsePrivateKey(key.privateKey);
     assert.ok(parsed.text.endsWith("-----END OPENSSH PRIVATE KEY-----\n"));
@@ -206,7 +210,7 @@ async function checkUsable(text: string, publicKey: string): Promise<void> {
   assert.equal(stdout.trim().split(/\s+/).slice(0, 2).join(" "), publicKey.split(/\s+/).slice(0, 2).join(" "));
 }
 
-describe("bundled known_hosts", () => {
+describe("bundled known_hosts", keygen, () => {
   it("holds exactly the keys whose fingerprints the hosts publish", async () => {
     const file = join(scratch, "bundled_known_hosts");
     await writeFile(file, `${BUNDLED_KNOWN_HOSTS.join("\n")}\n`);
@@ -236,7 +240,7 @@ describe("bundled known_hosts", () => {
   });
 });
 
-describe("prepareTransport: ssh", () => {
+describe("prepareTransport: ssh", keygen, () => {
   it("writes the key 0600 in a 0700 dir, builds GIT_SSH_COMMAND, keeps the key out of env and args, and cleans up", async () => {
     const home = await mkdtemp(join(scratch, "home-"));
     const transport = await transportFor({
@@ -406,7 +410,7 @@ describe("prepareTransport: https", () => {
     await transport.cleanup();
   });
 
-  it("local paths and file:// need nothing", async () => {
+  it("local paths and file:// need nothing", keygen, async () => {
     for (const url of ["/srv/locks.git", "file:///srv/locks.git"]) {
       const transport = await transportFor({ url, env: { PATH: "/usr/bin", POOL_REPO_SSH_PRIVATE_KEY: key.privateKey } });
       assert.equal(transport.kind, "local");
@@ -521,7 +525,7 @@ describe("explainGitFailure", () => {
     assert.ok(!error.message.includes("sup3r-s3cret-t0ken") && !(error.hint ?? "").includes("sup3r-s3cret-t0ken"));
   });
 
-  it("never shows a private key that ends up in git's stderr", () => {
+  it("never shows a private key that ends up in git's stderr", keygen, () => {
     const stderr = `error: weird\n${key.privateKey}\n${tail}`;
     const explained = explainGitFailure(stderr, sshUrl);
     assertNoKeyText(`${explained.message}\n${explained.hint}\n${explained.detail}`, key.privateKey);

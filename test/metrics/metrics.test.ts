@@ -10,6 +10,7 @@ import { Registry } from "prom-client";
 import {
   API_OUTCOMES,
   METRIC,
+  UNJUDGED_CAUSES,
   VERDICT_KEYS,
   buildMetrics,
   groupingSegment,
@@ -27,6 +28,10 @@ import {
   type Pushgateway,
   type Sample,
 } from "../support/pushgateway.js";
+import { needs, PROMTOOL, PUSHGATEWAY } from "../support/programs.js";
+
+/** The tests that check text with promtool. */
+const promtool = needs([PROMTOOL]);
 
 // ---------------------------------------------------------------- plain-data builders
 
@@ -39,10 +44,11 @@ function judged(pool: string, name: string, verdict: Verdict, ageSeconds: number
       name,
       path: `${pool}/claimed/${name}`,
       claim: ageSeconds === null ? null : { sha: "a".repeat(40), committedAt: new Date(T0.getTime() - ageSeconds * 1000), message: `${pool}/job build 1` },
+      editedAfterClaim: [],
       problem: null,
     },
     claim: null,
-    owner: { kind: "silent", why: "test", holder: null },
+    owner: { kind: "silent", why: "test", cause: "no-owner", holder: null },
     verdict,
     ageSeconds,
     policy: { pool, timeoutSeconds: 3600 },
@@ -162,6 +168,28 @@ describe("buildMetrics", () => {
     assert.equal(s.filter((x) => x.name === METRIC.apiRequests).length, API_OUTCOMES.length);
   });
 
+  test("locks kept without a judgement, by pool and cause, zeros included", async () => {
+    const run = firstRun();
+    const unreachable = (j: JudgedLock, cause: "no-access" | "api-error"): JudgedLock => ({
+      ...j,
+      owner: { kind: "unreachable", why: "x", cause, ...(cause === "no-access" ? { access: { team: "main", status: 403 as const } } : {}) },
+    });
+    run.locks = [
+      unreachable(judged("aws", "env-4", keep("unknown"), 100), "no-access"),
+      unreachable(judged("aws", "env-5", keep("unknown"), 100), "no-access"),
+      unreachable(judged("gcp", "vm-2", keep("unknown"), 100), "api-error"),
+      judged("gcp", "vm-1", keep("young"), 120),
+    ];
+    const s = await samplesOf(buildMetrics(run, { succeeded: true }));
+    assert.equal(value(s, METRIC.unjudgedLocks, { pool: "aws", cause: "no-access" }), 2);
+    assert.equal(value(s, METRIC.unjudgedLocks, { pool: "aws", cause: "api-error" }), 0);
+    assert.equal(value(s, METRIC.unjudgedLocks, { pool: "gcp", cause: "no-access" }), 0);
+    assert.equal(value(s, METRIC.unjudgedLocks, { pool: "gcp", cause: "api-error" }), 1);
+    const zero = await samplesOf(buildMetrics(firstRun(), { succeeded: true }));
+    assert.equal(zero.filter((x) => x.name === METRIC.unjudgedLocks).length, 2 * UNJUDGED_CAUSES.length);
+    assert.ok(zero.filter((x) => x.name === METRIC.unjudgedLocks).every((x) => x.value === 0));
+  });
+
   test("verdict keys match the model's verdicts", () => {
     for (const { action, reason } of VERDICT_KEYS) {
       assert.ok(REASONS.includes(reason));
@@ -190,14 +218,14 @@ describe("buildMetrics", () => {
     assert.equal(value(await samplesOf(b), METRIC.releasedLocks, { pool: "aws" }), 0);
   });
 
-  test("label values are escaped", async () => {
+  test("label values are escaped", promtool, async () => {
     const run: RunResult = { ...secondRun(), pools: [{ pool: 'we"ird\\pool', claimed: 0, unclaimed: 1 }], locks: [] };
     const text = await buildMetrics(run, { succeeded: true }).metrics();
     assert.equal(value(parseExposition(text), METRIC.locks, { pool: 'we"ird\\pool', state: "unclaimed" }), 1);
     assert.equal(promtoolCheckMetrics(text).status, 0);
   });
 
-  test("names and help texts pass promtool check metrics without a warning", async () => {
+  test("names and help texts pass promtool check metrics without a warning", promtool, async () => {
     for (const [run, succeeded] of [
       [firstRun(), true],
       [secondRun(), false],
@@ -211,7 +239,7 @@ describe("buildMetrics", () => {
 
 // ---------------------------------------------------------------- Pushgateway
 
-describe("pushMetrics against a real prometheus-pushgateway", () => {
+describe("pushMetrics against a real prometheus-pushgateway", needs([PUSHGATEWAY, PROMTOOL]), () => {
   let gw: Pushgateway;
   before(async () => {
     gw = await startPushgateway();
@@ -399,7 +427,7 @@ describe("writeMetricsFile", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("writes the registry's text, which promtool accepts", async () => {
+  test("writes the registry's text, which promtool accepts", promtool, async () => {
     const file = join(dir, "pool-boy.prom");
     const registry = buildMetrics(firstRun(), { succeeded: true });
     await writeMetricsFile(registry, file);
@@ -442,7 +470,7 @@ describe("writeMetricsFile", () => {
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".tmp")), []);
   });
 
-  test("a failed run keeps the last success of the file it replaces", async () => {
+  test("a failed run keeps the last success of the file it replaces", promtool, async () => {
     const file = join(dir, "failed.prom");
     await writeMetricsFile(buildMetrics(firstRun(), { succeeded: true }), file);
     await writeMetricsFile(buildMetrics(secondRun(), { succeeded: false }), file);
@@ -490,7 +518,7 @@ describe("writeMetricsFile", () => {
 
 // ---------------------------------------------------------------- docs
 
-test("the alert rules in the README pass promtool check rules", async () => {
+test("the alert rules in the README pass promtool check rules", promtool, async () => {
   // dist-*/test/report/metrics.test.js → the repository root
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
   const doc = await readFile(join(root, "README.md"), "utf8");
@@ -502,7 +530,9 @@ test("the alert rules in the README pass promtool check rules", async () => {
     await writeFile(file, block);
     const { status, output } = promtoolCheckRules(file);
     assert.equal(status, 0, output);
-    assert.match(output, /SUCCESS: 4 rules found/);
+    const rules = (block.match(/^\s+- alert: /gm) ?? []).length;
+    assert.ok(rules >= 5, "the README's alerts, PoolBoyCannotSeeBuilds included");
+    assert.match(output, new RegExp(`SUCCESS: ${rules} rules found`));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 // parseFlyrc is pure; readFlyrc finds and reads the file; readFlyTarget gives resolveConfig the
 // target, or why it cannot be used.
 
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { PoolBoyError } from "../../core/errors.js";
@@ -123,5 +123,12 @@ export async function readFlyTarget(name: string, env: FlyrcEnv): Promise<FlyTar
   if (text === null) return `no .flyrc found (looked at ${flyrcPaths(env).join(", ") || "nowhere: HOME is not set"}); log in first: fly -t ${name} login -c URL`;
   const target = parseFlyrc(text, name);
   if (target instanceof PoolBoyError) return target.hint ? `${target.message} (${target.hint})` : target.message;
-  return target;
+  const file = await whichFlyrc(env);
+  return file === undefined ? target : { ...target, file };
+}
+
+/** The .flyrc that readFlyrc read (the first that exists), for messages. */
+async function whichFlyrc(env: FlyrcEnv): Promise<string | undefined> {
+  for (const path of flyrcPaths(env)) if (await access(path).then(() => true, () => false)) return path;
+  return undefined;
 }

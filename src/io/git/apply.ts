@@ -36,9 +36,12 @@ export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan): Promise
   const commits = await writeCommits(repo, plan, sources);
   const tip = commits[commits.length - 1] as string;
   const outcome = await push(repo, plan.branch, tip);
-  if (outcome !== null) return outcome;
+  if ("pushed" in outcome) return outcome;
   repo.head = tip;
-  return { pushed: true, commits };
+  // The branch was at one of our own commits already: another run wrote the same first commits
+  // and pushed them first. Those releases are its own; this run reports only what it added.
+  const from = outcome.oldTip === null ? 0 : commits.findIndex((c) => c.startsWith(outcome.oldTip as string)) + 1;
+  return { pushed: true, commits: commits.slice(from), from };
 }
 
 /** The blob each move takes along, after checking every move against the base tree. */
@@ -69,6 +72,13 @@ async function checkPlan(repo: SyncedRepo, plan: ReleasePlan): Promise<TreeEntry
     if (!source) throw refuse(move, `${move.from} does not exist`);
     if (source.type !== "blob" || source.mode === "120000") throw refuse(move, `${move.from} is not a regular file`);
     if (byPath.has(move.to)) throw refuse(move, `${move.to} already exists`);
+    if (move.gitkeep !== undefined) {
+      // Only ever the pool's own claimed/.gitkeep, and only where there is none.
+      if (move.gitkeep !== `${move.pool}/claimed/.gitkeep`) throw refuse(move, `"${move.gitkeep}" is not ${move.pool}/claimed/.gitkeep`);
+      if (seen.has(move.gitkeep)) throw refuse(move, `${move.gitkeep} is part of another move of the same plan`);
+      seen.add(move.gitkeep);
+      if (byPath.has(move.gitkeep)) throw refuse(move, `${move.gitkeep} already exists`);
+    }
     const parts = move.to.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = byPath.get(parts.slice(0, i).join("/"));
@@ -107,7 +117,10 @@ async function writeCommits(repo: SyncedRepo, plan: ReleasePlan, sources: TreeEn
       Buffer.from(
         `\nfrom ${i === 0 ? plan.base : `:${i}`}\n` +
           `M ${source.mode} ${source.sha} ${quotePath(move.to)}\n` +
-          `D ${quotePath(move.from)}\n\n`,
+          `D ${quotePath(move.from)}\n` +
+          // an empty file that keeps claimed/ when this commit moves its last lock out
+          (move.gitkeep === undefined ? "" : `M 100644 inline ${quotePath(move.gitkeep)}\ndata 0\n`) +
+          "\n",
       ),
     );
   });
@@ -153,8 +166,11 @@ function quotePath(path: string): string {
   return `"${escaped}"`;
 }
 
-/** null when pushed; the outcome when the branch moved meanwhile; throws on other failures. */
-async function push(repo: SyncedRepo, branch: string, tip: string): Promise<ApplyOutcome | null> {
+/**
+ * `oldTip` (abbreviated, as git prints it) when pushed; the outcome when the branch moved
+ * meanwhile; throws on other failures.
+ */
+async function push(repo: SyncedRepo, branch: string, tip: string): Promise<ApplyOutcome | { oldTip: string | null }> {
   // No "+" and no --force: the remote accepts this only as a fast-forward of what we based on.
   // --no-verify: a pre-push hook from a global core.hooksPath has no business here.
   const args = ["push", "--porcelain", "--no-verify", "origin", `${tip}:refs/heads/${branch}`];
@@ -170,7 +186,9 @@ async function push(repo: SyncedRepo, branch: string, tip: string): Promise<Appl
     if (/^=\t/m.test(result.stdout.toString("utf8"))) {
       return { pushed: false, reason: "non-fast-forward", detail: `${branch} already had these exact commits: another run pushed the same release first` };
     }
-    return null;
+    // " \tSRC:DST\tOLD..NEW" for a fast-forward.
+    const range = /^ \t[^\t]*\t([0-9a-f]{4,})\.\.[0-9a-f]{4,}/m.exec(result.stdout.toString("utf8"));
+    return { oldTip: range?.[1] ?? null };
   }
 
   const rejected = /^!\t[^\t]*\t(.*)$/m.exec(result.stdout.toString("utf8"))?.[1]?.trim();

@@ -1,9 +1,15 @@
 // Reads what the pools hold at the synced head, and for every claimed lock the commit that put
 // it there. Two git processes per scan, whatever the number of locks: one ls-tree and one log.
+//
+// The claim is the commit that moved the file into POOL/claimed/ (a rename from unclaimed/) or
+// added it there (`add_claimed`): the only two ways the pool-resource puts a lock in claimed/.
+// A later commit that edits the file in place (new content, `chmod +x`, a type change) was made by
+// a person or another tool; it names the editor, not the holder, so it changes neither the owner
+// nor the age. Such edits are reported (ClaimedLock.editedAfterClaim), never acted on.
 
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { PoolBoyError } from "../../core/errors.js";
-import type { ClaimCommit, ClaimedLock, PoolInventory, RepoSnapshot } from "../../core/model.js";
+import type { ClaimCommit, ClaimEdit, ClaimedLock, PoolInventory, RepoSnapshot } from "../../core/model.js";
 import { firstLines, GitCommandError, runGit, spawnGit, type GitTarget } from "./git.js";
 import { redact } from "../../core/redact.js";
 import type { SyncedRepo } from "./sync.js";
@@ -75,7 +81,9 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
   const existing = entries
     .filter((e) => e.type === "tree" && !e.path.includes("/") && !e.path.startsWith("."))
     .map((e) => e.path)
-    .filter((p) => isTree(`${p}/claimed`) && isTree(`${p}/unclaimed`))
+    // A pool is a folder with claimed/ or unclaimed/: git keeps no empty folder, so a pool whose
+    // every lock is claimed (or free) has only one of them unless a .gitkeep holds the other.
+    .filter((p) => isTree(`${p}/claimed`) || isTree(`${p}/unclaimed`))
     .sort(byCodeUnit);
 
   let names: string[];
@@ -85,12 +93,12 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
     names = [...new Set(pools)];
     for (const name of names) {
       const shapeProblem = poolNameProblem(name);
-      if (shapeProblem || !isTree(`${name}/claimed`)) {
+      if (shapeProblem || (!isTree(`${name}/claimed`) && !isTree(`${name}/unclaimed`))) {
         throw new PoolBoyError(
           "config",
           shapeProblem
             ? `"${name}" is not a pool name: ${shapeProblem}`
-            : `pool "${name}" does not exist in ${repo.display} (${repo.branch}): there is no ${name}/claimed/ folder`,
+            : `pool "${name}" does not exist in ${repo.display} (${repo.branch}): there is no ${name}/claimed/ or ${name}/unclaimed/ folder`,
           existing.length ? `the pools in the repository: ${existing.join(", ")}` : "the repository has no pools",
         );
       }
@@ -115,10 +123,11 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
   for (const pool of names) {
     const claimed = (children.get(`${pool}/claimed/`) ?? []).sort((a, b) => byCodeUnit(a.path, b.path));
     const unclaimed = new Set((children.get(`${pool}/unclaimed/`) ?? []).map(baseName));
-    inventories.push({ pool, claimed: claimed.map(baseName), unclaimed: [...unclaimed].sort(byCodeUnit) });
+    const claimedKept = entries.some((e) => e.path.startsWith(`${pool}/claimed/.`) && !e.path.slice(`${pool}/claimed/`.length).includes("/"));
+    inventories.push({ pool, claimed: claimed.map(baseName), unclaimed: [...unclaimed].sort(byCodeUnit), claimedKept });
     for (const entry of claimed) {
       const name = baseName(entry);
-      locks.push({ pool, name, path: entry.path, claim: null, problem: lockProblem(entry, unclaimed.has(name)) });
+      locks.push({ pool, name, path: entry.path, claim: null, editedAfterClaim: [], problem: lockProblem(entry, unclaimed.has(name)) });
     }
   }
 
@@ -131,8 +140,10 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
   }
   const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: wanted.size };
   if (wanted.size > 0) {
-    const found = await findClaims(repo, names, new Set(wanted.keys()), stats);
-    for (const [path, claim] of found) for (const lock of wanted.get(path) ?? []) lock.claim = claim;
+    const { claims, edits } = await findClaims(repo, names, new Set(wanted.keys()), stats);
+    for (const [path, claim] of claims) for (const lock of wanted.get(path) ?? []) lock.claim = claim;
+    // Edits seen before (newer than) the claim; without a claim, every edit seen is newer than it.
+    for (const [path, list] of edits) for (const lock of wanted.get(path) ?? []) lock.editedAfterClaim = [...list];
   }
   options.onStats?.(stats);
   return { branch: repo.branch, head: repo.head, pools: inventories, locks };
@@ -176,7 +187,10 @@ const FORMAT = `${MARKER}%x00%H%x00%ct%x00%B%x00`;
 
 /**
  * Walk the history once, newest first, and return for each wanted path the newest commit that
- * added or modified it. The walk stops (the git process is killed) as soon as all are found.
+ * added it (A: with --no-renames a move from unclaimed/ shows as an add under claimed/), and the
+ * in-place edits (M: content or mode, T: type) newer than that commit. The walk stops (the git
+ * process is killed) as soon as every claim is found; the edits come before their claim in a
+ * newest-first walk, so collecting them costs nothing more.
  *
  * Merges: the walk follows every parent, with git's default history simplification (a parent
  * whose claimed/ folders equal the merge's is not followed), and a merge's own diff is not read
@@ -194,7 +208,7 @@ async function findClaims(
   pools: string[],
   wanted: Set<string>,
   stats: ScanStats,
-): Promise<Map<string, ClaimCommit>> {
+): Promise<{ claims: Map<string, ClaimCommit>; edits: Map<string, ClaimEdit[]> }> {
   const args = [
     "log",
     "--no-renames",
@@ -213,10 +227,17 @@ async function findClaims(
   ];
   const child = spawnGit(repo.target, args);
   const found = new Map<string, ClaimCommit>();
+  const edits = new Map<string, ClaimEdit[]>();
   const parser = new LogParser((commit, status, path) => {
-    // A (added), M (modified: an `updating:` commit), T (type changed) all put the file there.
-    if ((status === "A" || status === "M" || status === "T") && wanted.has(path) && !found.has(path)) {
+    if (!wanted.has(path) || found.has(path)) return false;
+    if (status === "A") {
+      // moved in from unclaimed/ or added: the claim
       found.set(path, commit);
+    } else if (status === "M" || status === "T") {
+      // edited in place (content, mode or type) after the claim: reported, never the claim
+      const list = edits.get(path) ?? [];
+      list.push({ sha: commit.sha, committedAt: commit.committedAt });
+      edits.set(path, list);
     }
     return found.size === wanted.size;
   });
@@ -241,7 +262,7 @@ async function findClaims(
         reject(historyError(repo, new GitCommandError(args, code, stderr)));
         return;
       }
-      resolve(found);
+      resolve({ claims: found, edits });
     });
   });
 }

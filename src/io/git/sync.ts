@@ -10,7 +10,7 @@
 
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { PoolBoyError } from "../../core/errors.js";
 import { safeUrl } from "../../core/redact.js";
 import { cleanGitEnv, configEnv, firstLines, GitCommandError, gitText, type GitTarget } from "./git.js";
@@ -96,6 +96,8 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
       },
     ),
   };
+  // The cache and its lock live in the cache's parent, made with its parents on the first run.
+  if (cached) await makeCacheParent(gitDir);
   // A cache is one run's at a time, until cleanup(): its fetches, rebuilds and release commits.
   const unlock = cached ? await lockCache(gitDir, { waitMs: CACHE_LOCK_WAIT_MS, log }) : async () => undefined;
   const cleanup = cached ? unlock : () => rm(gitDir, { recursive: true, force: true });
@@ -167,7 +169,7 @@ async function defaultBranch(target: GitTarget, display: string): Promise<string
     throw new PoolBoyError(
       "git",
       `cannot tell the default branch of ${display}: its HEAD names no branch (is the repository empty?)`,
-      "set the branch explicitly",
+      "name the branch with --branch (or POOL_REPO_BRANCH)",
     );
   }
   return checkBranchName(match[1]);
@@ -270,6 +272,32 @@ async function initBare(target: GitTarget, identity: string | null): Promise<voi
   // No template: nothing (hooks, sample files) from the machine's git installation.
   await gitText(target, ["init", "--bare", "--quiet", "--template="]);
   if (identity !== null) await gitText(target, ["config", IDENTITY_KEY, identity]);
+}
+
+/** Creates the cache directory's parent (and its parents); a clear refusal when that cannot be. */
+async function makeCacheParent(cacheDir: string): Promise<void> {
+  const parent = dirname(cacheDir);
+  try {
+    await mkdir(parent, { recursive: true });
+    if ((await stat(parent)).isDirectory()) return;
+    throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    const why =
+      code === "ENOTDIR" || code === "EEXIST"
+        ? "a part of that path is a file, not a directory"
+        : code === "EACCES" || code === "EPERM"
+          ? "no permission to create it"
+          : code === "EROFS"
+            ? "the file system is read-only"
+            : (err as Error).message;
+    throw new PoolBoyError(
+      "config",
+      `--cache-dir ${cacheDir}: cannot create its folder ${parent}: ${why}`,
+      `choose a --cache-dir (POOL_BOY_CACHE_DIR) in a directory this user can write, or leave it out to clone into a temporary directory`,
+      { cause: err },
+    );
+  }
 }
 
 async function listDir(dir: string): Promise<string[] | null> {
