@@ -92,7 +92,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     // Log in while the repo syncs; a failed login stops the run before anything changes.
     const [synced, connected] = await Promise.allSettled([
       syncRepo({ url: transport.url, branch: config.branch, cacheDir: config.cacheDir, env: transport.env, mask: deps.redactor.outside, log: deps.log }),
-      config.atc ? connectAtc({ ...config.atc, log: deps.log }) : Promise.resolve(null),
+      config.atc ? connectAtc({ ...config.atc, log: deps.log, mask: deps.redactor.outside }) : Promise.resolve(null),
     ]);
     if (synced.status === "fulfilled") repo = synced.value;
     if (connected.status === "fulfilled") api = connected.value;

@@ -609,6 +609,18 @@ describe("masking: every form of a secret, and never a reveal", () => {
     assert.match(strong.stdout, /deploy #1/);
   });
 
+  test("a one-word password quoted in an API answer is masked there, and only there", async () => {
+    const user = { username: `quote-${hex(3)}`, password: "sesame", teams: ["main"] };
+    s.atc.addUser(user);
+    // the answer for deploy #1 (a 502 from something in front of the ATC) quotes the password
+    s.atc.inject({ kind: "status", status: 502, body: `upstream refused user ${user.username} with password sesame` }, { times: 2, path: "/jobs/deploy/builds/1" });
+    const run = await poolBoy(["status", "--json"], { ...s.env, CONCOURSE_USERNAME: user.username, CONCOURSE_PASSWORD: user.password });
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout + run.stderr, /sesame/, "the quoted password is masked");
+    assert.match(run.stdout, /upstream refused user quote-\w+ with password \*\*\*/, "the answer's own words stay");
+    assert.match(run.stdout, /"job": "deploy"/, "pool-boy's own data is left alone");
+  });
+
   test("credentials typed into --repo are refused like --password, with the fix", async () => {
     const token = `ghp_${hex(10)}`;
     const cases: Array<[string, string]> = [

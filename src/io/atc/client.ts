@@ -52,6 +52,8 @@ export interface AtcOptions {
   retryDelayMs?: number;
   /** where the URL came from, as the user gave it (for messages): "--concourse-url", a fly target… */
   urlSource?: string;
+  /** masks the run's secrets in API answers quoted in messages (the run's Redactor.outside) */
+  mask?: (text: string) => string;
   log?: (line: string) => void;
 }
 
@@ -275,6 +277,7 @@ class AtcApiClient implements AtcClient {
     private readonly auth: AtcAuth,
     token: string | null,
     private readonly log: ((line: string) => void) | undefined,
+    private readonly mask: (text: string) => string = redact,
   ) {
     this.token = token;
     this.hosts = [...new Set([url, externalUrl ?? ""].map(hostOf).filter((h): h is string => h !== null))];
@@ -416,7 +419,7 @@ class AtcApiClient implements AtcClient {
   private noAccess(status: 401 | 403, what: string, body: string): Lookup<never> {
     // a page from a proxy in front of the ATC is not echoed
     const first = body.trim().split("\n")[0] ?? "";
-    const text = (first.startsWith("<") ? "" : first.slice(0, 100)) || (status === 401 ? "not authorized" : "forbidden");
+    const text = this.mask(first.startsWith("<") ? "" : first.slice(0, 100)) || (status === 401 ? "not authorized" : "forbidden");
     let why: string;
     if (status === 403) why = "the credentials are not for this team";
     else if (this.auth.kind === "none") why = "not public, and no credentials were given";
@@ -453,7 +456,7 @@ class AtcApiClient implements AtcClient {
       return { kind: "not-found", detail: redact(`${what}: the ATC refused the query (HTTP 400: instance vars it cannot read, or a bad id), so it cannot say`) };
     }
     if (status === 401 || status === 403) return this.noAccess(status, what, answer.body);
-    const text = answer.body.trim().split("\n")[0]?.slice(0, 100) ?? "";
+    const text = this.mask(answer.body.trim().split("\n")[0]?.slice(0, 100) ?? "");
     return { kind: "transient", detail: redact(`${what}: unexpected HTTP ${status}${text && !text.startsWith("<") ? ` ${text}` : ""}`) };
   }
 }
@@ -504,6 +507,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
     retries: Math.max(0, options.retries),
     retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
     log,
+    mask: options.mask,
   });
   try {
     const info = await http.send({ method: "GET", path: "/api/v1/info", headers: { accept: "application/json" } });
@@ -550,7 +554,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
       token = auth.token;
     }
     if (user) log?.(`the credentials are ${user.name ?? "a user"}'s, of team${user.teams.length === 1 ? "" : "s"} ${user.teams.join(", ") || "(none)"}${user.isAdmin ? " (admin)" : ""}`);
-    return new AtcApiClient(displayUrl, version, externalUrl, externalUrlKnown, user, parsed, http, auth, token, log);
+    return new AtcApiClient(displayUrl, version, externalUrl, externalUrlKnown, user, parsed, http, auth, token, log, options.mask);
   } catch (error) {
     await http.close();
     throw error;
