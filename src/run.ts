@@ -2,13 +2,14 @@
 // sync and judge again) → result for the report stage.
 
 import type { Config } from "./decide/config.js";
-import { policiesFor } from "./decide/config.js";
-import type { JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
+import type { Hold, JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
 import { PoolBoyError } from "./core/errors.js";
+import { holdActive } from "./decide/holds.js";
+import { checkTargets } from "./decide/policy.js";
+import { holdOf, viewRepo } from "./view.js";
 import { safeUrl, type Redactor } from "./core/redact.js";
 import { prepareTransport, removeAbandonedDirs } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
-import { scanRepo } from "./io/git/scan.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwners, type OwnerApi } from "./io/atc/ask.js";
 import { judge, ageSeconds, aheadSeconds } from "./decide/judge.js";
@@ -52,18 +53,20 @@ function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPo
   return snapshot.pools
     .filter((p) => wanted.has(p.pool))
     .map((p) => {
-      const moved = moves.filter((m) => m.pool === p.pool).length;
-      return { pool: p.pool, claimed: p.claimed.length - moved, unclaimed: p.unclaimed.length + moved };
+      const out = moves.filter((m) => m.pool === p.pool).length;
+      const into = moves.filter((m) => m.to.startsWith(`${p.pool}/unclaimed/`)).length;
+      return { pool: p.pool, claimed: p.claimed.length - out, unclaimed: p.unclaimed.length + into };
     });
 }
 
-async function judgeSnapshot(
+export async function judgeSnapshot(
   snapshot: RepoSnapshot,
   policies: PoolPolicy[],
   api: OwnerApi | null,
   config: Config,
   deps: RunDeps,
   beforeAsking: (claims: Array<ReturnType<typeof parseClaim> | null>) => void = () => undefined,
+  holds: Hold[] = [],
 ): Promise<JudgedLock[]> {
   const byPool = new Map(policies.map((p) => [p.pool, p]));
   const locks = snapshot.locks.filter((l) => byPool.has(l.pool));
@@ -75,7 +78,17 @@ async function judgeSnapshot(
   return locks.map((lock, i) => {
     const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
     const owner = owners[i]!;
-    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), aheadSeconds: aheadSeconds(lock, now), policy };
+    const hold = holdOf(holds, lock.pool, lock.name);
+    return {
+      lock,
+      claim: claims[i] ?? null,
+      owner,
+      verdict: judge(lock, owner, policy, now, hold),
+      ageSeconds: ageSeconds(lock, now),
+      aheadSeconds: aheadSeconds(lock, now),
+      policy,
+      hold: hold && holdActive(hold, now) ? hold : null,
+    };
   });
 }
 
@@ -118,9 +131,9 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
 
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
-      const snapshot = await scanRepo(repo, config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*");
-      const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
-      const judged = await judgeSnapshot(snapshot, policies, api, config, deps, beforeAsking);
+      const view = await viewRepo(repo, config, "pools");
+      const { snapshot, policies } = view;
+      const judged = checkTargets(await judgeSnapshot(snapshot, policies, api, config, deps, beforeAsking, view.holds), snapshot);
       const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
         command: config.command,
         repo: safeUrl(config.repo),
@@ -137,7 +150,8 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         startedAt,
         finishedAt: deps.now(),
         // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
-        warnings: facts ? [...warnings, ...noAccessWarnings(facts, judged)] : warnings,
+        warnings: [...warnings, ...view.warnings, ...(facts ? noAccessWarnings(facts, judged) : [])],
+        policies,
       });
       deps.judged?.(result([], []));
       if (config.command === "status") return result([], []);

@@ -16,6 +16,10 @@ import { errorJson, failureJson, resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
 import { keptForNoAccess } from "../decide/access.js";
+import type { Config } from "../decide/config.js";
+import { parseDuration } from "../core/durations.js";
+import { doctor, hold, parseTarget, releaseByHand, unhold, whoRuns } from "../operate.js";
+import { doctorJson, holdJson, releaseJson, renderDoctor, renderHold, renderRelease } from "../report/controls.js";
 
 const VERSION = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
 
@@ -41,10 +45,28 @@ Exit codes:
   5  the run finished, but some locks were kept without a judgement because Concourse
      refused to show their builds (401/403: no credentials, or not a member of the team);
      the warnings say which user, which team and how to fix it
+  7  doctor found something that needs a human
+
+Operator controls: pool-boy hold|unhold|release POOL/LOCK, pool-boy doctor (see their --help).
 
 Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD, and
 credentials inside POOL_REPO) are read from the environment or files only, never from flags, and
 never printed.`;
+
+const OPERATOR_EXAMPLES = `
+Examples:
+  # Keep a failed environment for a day to debug it; clean leaves it alone
+  $ pool-boy hold aws/env-3 --reason "debugging the VPC peering" --for 1d --repo git@github.com:org/locks.git
+  $ pool-boy unhold aws/env-3 --repo git@github.com:org/locks.git
+
+  # Release one lock by hand (refused while its build runs, unless --force)
+  $ pool-boy release aws/env-3 --reason "env rebuilt by hand" --repo git@github.com:org/locks.git --target ci
+
+  # What needs a human (exit 7 when something does)
+  $ pool-boy doctor --repo git@github.com:org/locks.git
+
+Exit codes: 0 done (doctor: healthy); 2 bad input or refused (nothing changed); 3 git or Concourse
+failed (nothing changed); 7 doctor found something that needs a human.`;
 
 function addOptions(cmd: Command): Command {
   const env = (name: string) => ` (env ${name})`;
@@ -52,6 +74,7 @@ function addOptions(cmd: Command): Command {
     .option("--repo <url>", `the pool repository: any git URL or local path; a URL with credentials only through ${ENV.repo}${env(ENV.repo)}`)
     .option("--branch <name>", `the branch the pools live on; default: the remote's default branch${env(ENV.branch)}`)
     .option("--pools <spec>", `pools and their timeouts, "pool:2h,other:90" (bare numbers are minutes; 1m to 365d, or "never"; "*:2h" = every pool)${env(ENV.pools)}`)
+    .option("--config <file>", `a YAML file of per-pool settings (timeout, keep-failed, release-to); flags and env win over it, it wins over the repository's .pool-boy/config.yaml${env(ENV.config)}`)
     .option("--team <name>", `the Concourse team for claims that name none; default: the flyrc target's team, else main${env(ENV.team)}`)
     .option("--concourse-url <url>", `the Concourse (ATC) URL, as given to fly${env(ENV.concourseUrl)}`)
     .option("--username <name>", `a Concourse local user; the password comes from ${ENV.password} or --password-file${env(ENV.username)}`)
@@ -89,7 +112,7 @@ async function readInputs(
   flags: Flags,
   env: Record<string, string | undefined>,
 ): Promise<{ files: Record<string, string | null>; flyTarget: FlyTarget | string | null; sshKnownHosts: string | null }> {
-  const paths = [flags.passwordFile ?? env[ENV.passwordFile], flags.tokenFile ?? env[ENV.tokenFile], flags.caCert ?? env[ENV.caCert]].filter(
+  const paths = [flags.passwordFile ?? env[ENV.passwordFile], flags.tokenFile ?? env[ENV.tokenFile], flags.caCert ?? env[ENV.caCert], flags.config ?? env[ENV.config]].filter(
     (p): p is string => typeof p === "string" && p.length > 0,
   );
   const files: Record<string, string | null> = {};
@@ -104,7 +127,7 @@ async function readInputs(
 /** What a run had got to when it failed, for the --json failure document. */
 interface Had {
   json: boolean;
-  command: PoolBoyCommand | null;
+  command: PoolBoyCommand | OperatorCommand | null;
   repo?: string;
   branch?: string | null;
   /** the finished run (only the metrics failed after it) */
@@ -127,8 +150,7 @@ function wantsJson(argv: string[], env: Record<string, string | undefined>): boo
   return ["1", "true", "yes", "on"].includes((env[ENV.json] ?? "").trim().toLowerCase());
 }
 
-async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had): Promise<number> {
-  had.command = command;
+async function configFrom(command: PoolBoyCommand, flags: Flags, io: Io, had: Had): Promise<{ config: Config; redactor: Redactor }> {
   if (flags.password !== undefined || flags.token !== undefined) {
     had.redactor = makeRedactor({ secrets: [flags.password, flags.token].filter((v): v is string => v !== undefined).map((value) => ({ value })) });
     const which = flags.password !== undefined ? "--password" : "--token";
@@ -148,7 +170,82 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had):
   had.json = config.json;
   had.repo = safeUrl(config.repo);
   had.branch = config.branch;
+  return { config, redactor };
+}
 
+function logging(config: Config, io: Io, redactor: Redactor) {
+  const terminal = Boolean(io.stderr.isTTY) && !config.json;
+  let progressShown = false;
+  const clearProgress = () => {
+    if (progressShown) io.stderr.write("\r\x1b[K");
+    progressShown = false;
+  };
+  return {
+    progress: (line: string) => {
+      if (!terminal) return;
+      io.stderr.write(`\r\x1b[K${line}`);
+      progressShown = true;
+    },
+    clearProgress,
+    log: (line: string) => {
+      if (!config.verbose) return;
+      clearProgress();
+      io.stderr.write(`pool-boy: ${escapeText(redactor.output(line))}\n`);
+    },
+  };
+}
+
+type OperatorCommand = "hold" | "unhold" | "release" | "doctor";
+type OperatorFlags = Flags & { reason?: string; for?: string; by?: string; force?: boolean; to?: string };
+
+/** hold, unhold, release and doctor: the same configuration, one lock (or none), their own output. */
+async function executeOperator(command: OperatorCommand, lockArg: string | null, flags: OperatorFlags, io: Io, had: Had): Promise<number> {
+  had.command = command;
+  const { config, redactor } = await configFrom("status", flags, io, had);
+  const target = lockArg === null ? null : parseTarget(lockArg);
+  const reason = (flags.reason ?? io.env["POOL_BOY_REASON"] ?? "").trim();
+  if ((command === "hold" || command === "release") && reason === "")
+    throw new PoolBoyError("usage", `${command}: --reason is required (or POOL_BOY_REASON): say why, for the commit and for whoever looks next`, `e.g. pool-boy ${command} ${lockArg ?? "POOL/LOCK"} --reason "debugging the VPC"`);
+  let forSeconds: number | null = null;
+  const forText = flags.for ?? io.env["POOL_BOY_HOLD_FOR"];
+  if (command === "hold" && forText !== undefined && forText !== "") {
+    const d = parseDuration(forText);
+    if (d === undefined || d === null) throw new PoolBoyError("usage", `--for: "${forText}" is not a duration (use 90m, 8h, 2d)`, "leave --for out to hold until unhold");
+    forSeconds = d;
+  }
+  const to = flags.to ?? io.env["POOL_BOY_RELEASE_TO"] ?? null;
+  if (to !== null && (to === "" || /[/\\\0]/.test(to) || to.startsWith(".")))
+    throw new PoolBoyError("usage", `--to: "${to}" is not a pool name`, "name a top-level pool folder, e.g. --to aws-dirty");
+  const { log, progress, clearProgress } = logging(config, io, redactor);
+  const deps = { env: io.env, now: () => new Date(), log, progress, redactor };
+  const out = (json: unknown, text: string) => io.stdout.write(redactor.output(config.json ? JSON.stringify(json, null, 2) + "\n" : text));
+  try {
+    if (command === "doctor") {
+      const result = await doctor(config, deps);
+      clearProgress();
+      out(doctorJson(result), renderDoctor(result, { color: config.color }));
+      return result.findings.length > 0 ? EXIT.needsHuman : EXIT.ok;
+    }
+    const by = await whoRuns(flags.by, io.env);
+    if (!target) throw new Error(`${command} needs a lock`);
+    if (command === "release") {
+      const result = await releaseByHand(config, target, { reason, force: Boolean(flags.force), by, to }, deps);
+      clearProgress();
+      out(releaseJson(result), renderRelease(result));
+      return EXIT.ok;
+    }
+    const result = command === "hold" ? await hold(config, target, { reason, forSeconds, by }, deps) : await unhold(config, target, { by }, deps);
+    clearProgress();
+    out(holdJson(result), renderHold(result));
+    return EXIT.ok;
+  } finally {
+    clearProgress();
+  }
+}
+
+async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had): Promise<number> {
+  had.command = command;
+  const { config, redactor } = await configFrom(command, flags, io, had);
   const terminal = Boolean(io.stderr.isTTY) && !config.json;
   let progressShown = false;
   const progress = (line: string) => {
@@ -268,6 +365,34 @@ export async function main(io: Io): Promise<number> {
   addOptions(program.command("clean").description("release the locks judged stale: move them to unclaimed/, commit and push"))
     .addHelpText("after", EXAMPLES)
     .action(action("clean"));
+  // ---- operator controls: hold, unhold, release by hand, doctor ----
+  const operator = (command: OperatorCommand) => async (...args: unknown[]) => {
+    const lock = command === "doctor" ? null : (args[0] as string);
+    const flags = args[command === "doctor" ? 0 : 1] as OperatorFlags;
+    debug = debug || Boolean(flags.debug);
+    code = await executeOperator(command, lock, flags, io, had);
+  };
+  const by = `who runs it, for the commit; default: POOL_BOY_BY, else git's user.name, else USER@host (env POOL_BOY_BY)`;
+  addOptions(program.command("hold").argument("<POOL/LOCK>", "the claimed lock to hold").description("keep a claimed lock from clean (for debugging): a commit in .pool-boy/holds/, outside the pool's folder"))
+    .option("--reason <text>", "why it is held (required) (env POOL_BOY_REASON)")
+    .option("--for <duration>", "hold it this long, e.g. 8h or 2d; default: until unhold (env POOL_BOY_HOLD_FOR)")
+    .option("--by <name>", by)
+    .addHelpText("after", OPERATOR_EXAMPLES)
+    .action(operator("hold"));
+  addOptions(program.command("unhold").argument("<POOL/LOCK>", "the held lock").description("lift a hold: clean judges the lock again"))
+    .option("--by <name>", by)
+    .addHelpText("after", OPERATOR_EXAMPLES)
+    .action(operator("unhold"));
+  addOptions(program.command("release").argument("<POOL/LOCK>", "the claimed lock to release").description("release one lock by hand, through the same safe path as clean; refuses a lock that is alive, unknown or held unless --force"))
+    .option("--reason <text>", "why it is released (required), for the commit (env POOL_BOY_REASON)")
+    .option("--force", "release it even when its owner is running, cannot be vouched for, or it is held; the commit names whose build it was taken from")
+    .option("--to <pool>", "move it to this pool's unclaimed/ instead (overrides release-to) (env POOL_BOY_RELEASE_TO)")
+    .option("--by <name>", by)
+    .addHelpText("after", OPERATOR_EXAMPLES)
+    .action(operator("release"));
+  addOptions(program.command("doctor").description(`report what in the pool repository needs a human (changes nothing); exit ${EXIT.needsHuman} when something does`))
+    .addHelpText("after", OPERATOR_EXAMPLES)
+    .action(operator("doctor"));
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
   const usageHint = "run pool-boy --help for usage";
   try {

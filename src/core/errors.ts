@@ -15,6 +15,8 @@ export const EXIT = {
   report: 4,
   /** the run finished, but some claims could not be judged for lack of API access (401/403): kept */
   noAccess: 5,
+  /** doctor found something that needs a human */
+  needsHuman: 7,
 } as const;
 
 export class PoolBoyError extends Error {

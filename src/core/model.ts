@@ -107,6 +107,30 @@ export interface PoolPolicy {
   pool: string;
   /** null: never release by age */
   timeoutSeconds: number | null;
+  /** a failed or errored owner's lock is kept this long after its build ended (reason debug-window); null or absent: not kept */
+  keepFailedSeconds?: number | null;
+  /** released locks go to this pool's unclaimed/ (quarantine); null or absent: back to their own pool */
+  releaseTo?: string | null;
+  /** the source of each setting: --pools, --config FILE, .pool-boy/config.yaml or default (status --verbose) */
+  sources?: { timeout: string; keepFailed: string; releaseTo: string };
+}
+
+/**
+ * A person's hold on a claimed lock: clean never releases it until `until` (or unhold). Stored in
+ * the pool repository at .pool-boy/holds/POOL/LOCK, outside every pool's folder.
+ */
+export interface Hold {
+  pool: string;
+  name: string;
+  /** the file in the repository */
+  path: string;
+  by: string;
+  reason: string;
+  since: Date;
+  /** null: until unhold */
+  until: Date | null;
+  /** the claim commit the lock had when it was held, or null */
+  claim: string | null;
 }
 
 /** A build as the ATC describes it, reduced to what pool-boy uses. */
@@ -135,6 +159,8 @@ export interface BuildState {
   ref: BuildRef;
   status: BuildStatus;
   id: number | null;
+  /** unix seconds the build ended, when the API said (for keep-failed) */
+  endTime?: number | null;
 }
 
 /**
@@ -179,11 +205,11 @@ export type OwnerState =
       access?: { team: string | null; status: 401 | 403 };
     };
 
-export const REASONS = ["alive", "finished", "stale", "young", "unknown", "conflict"] as const;
+export const REASONS = ["alive", "finished", "stale", "young", "no-timeout", "unknown", "conflict", "held", "debug-window"] as const;
 export type Reason = (typeof REASONS)[number];
 
 export type Verdict =
-  | { action: "keep"; reason: "alive" | "young" | "unknown" | "conflict"; detail: string }
+  | { action: "keep"; reason: "alive" | "young" | "no-timeout" | "unknown" | "conflict" | "held" | "debug-window"; detail: string }
   | { action: "release"; reason: "finished" | "stale"; detail: string };
 
 /** One claimed lock with everything decided about it. */
@@ -197,6 +223,8 @@ export interface JudgedLock {
   /** seconds the claim commit is dated ahead of the judgement (clock skew): 0 when it is not, null without a claim commit */
   aheadSeconds?: number | null;
   policy: PoolPolicy;
+  /** the hold in force on this lock, when there is an active one */
+  hold?: Hold | null;
 }
 
 export interface ReleaseMove {
@@ -312,4 +340,6 @@ export interface RunResult {
   startedAt: Date;
   finishedAt: Date;
   warnings: string[];
+  /** the policy of every pool judged, with where each setting came from */
+  policies?: PoolPolicy[];
 }

@@ -4,6 +4,7 @@
 import type { PoolPolicy } from "../core/model.js";
 import { API_TIMEOUT_BOUNDS, POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
 import type { Secret } from "../core/redact.js";
+import { parseConfigFile, type ConfigLayer } from "./config-file.js";
 import { parseRepoUrl } from "./repo-url.js";
 
 export type Command = "status" | "clean";
@@ -32,6 +33,7 @@ export interface Flags {
   color?: boolean;
   pushgateway?: string;
   metricsFile?: string;
+  config?: string;
   /** hidden options that exist only to be refused (by the CLI, before anything else): a secret on the command line */
   password?: string;
   token?: string;
@@ -126,6 +128,8 @@ export interface Config {
   color: boolean;
   pushgateway: string | null;
   metricsFile: string | null;
+  /** the --config file's settings (POOL_BOY_CONFIG), or null */
+  configFile: ConfigLayer | null;
 }
 
 export interface ResolveInput {
@@ -170,6 +174,7 @@ export const ENV = {
   debug: "POOL_BOY_DEBUG",
   pushgateway: "POOL_BOY_PUSHGATEWAY",
   metricsFile: "POOL_BOY_METRICS_FILE",
+  config: "POOL_BOY_CONFIG",
 } as const;
 
 const POOL_NAME = /^[^/\\\0]+$/;
@@ -414,10 +419,25 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
 
   const [branch] = pick(flags.branch, ENV.branch, "--branch");
 
+  const [configPath, configSource] = pick(flags.config, ENV.config, "--config");
+  let configFile: ConfigLayer | null = null;
+  if (configPath !== undefined) {
+    const text = input.files[configPath];
+    if (text === undefined || text === null) problems.push(`${configSource}: cannot read "${configPath}" (check the path and its permissions)`);
+    else {
+      const parsed = parseConfigFile(text, configPath);
+      if (parsed.ok) configFile = { ...parsed.layer, source: `--config ${configPath}` };
+      else problems.push(...parsed.problems);
+    }
+  }
+
   const [poolSpec, poolSource] = pick(flags.pools, ENV.pools, "--pools");
   let pools: PoolSelection = { named: [], wildcard: undefined };
-  if (!poolSpec) problems.push(`--pools (or ${ENV.pools}) is required: e.g. "workers:2h,testers:90m", or "*:2h" for every pool`);
-  else {
+  // Without --pools, the pools come from --config or the repository's .pool-boy/config.yaml
+  // (checked once the repository is read); the commands on one lock need none.
+  if (poolSpec === "") {
+    problems.push(`${poolSource} is empty: give pools, e.g. "workers:2h,testers:90m", or "*:2h" for every pool`);
+  } else if (poolSpec !== undefined) {
     const parsed = parsePools(poolSpec, poolSource);
     pools = parsed.selection;
     problems.push(...parsed.problems);
@@ -561,6 +581,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
       color,
       pushgateway: pushgateway ?? null,
       metricsFile: metricsFile ?? null,
+      configFile,
     },
   };
 }

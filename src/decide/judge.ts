@@ -5,9 +5,10 @@
 // it fails for a moment or gives an answer Concourse never writes, the lock is kept this run; when
 // the build may not be read (401/403), the lock is kept, whatever its age.
 
-import type { ClaimedLock, OwnerState, PoolPolicy, Verdict } from "../core/model.js";
+import type { ClaimedLock, Hold, OwnerState, PoolPolicy, Verdict } from "../core/model.js";
 import { shortRef } from "./owner.js";
 import { formatAge, formatTimeout } from "../core/durations.js";
+import { holdActive, describeHold } from "./holds.js";
 
 /**
  * Seconds since the claim commit's date. A claim dated in the future (the claimer's clock is
@@ -25,8 +26,14 @@ export function aheadSeconds(lock: ClaimedLock, now: Date): number | null {
   return Math.max(0, Math.floor((lock.claim.committedAt.getTime() - now.getTime()) / 1000));
 }
 
-export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, now: Date): Verdict {
+/**
+ * `hold`: a person's hold on this lock, if any: while active, the lock is kept (reason held).
+ * A failed or errored holder's lock stays for the pool's keep-failed window after its build
+ * ended (reason debug-window); when the end is not known, the window counts from the claim.
+ */
+export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, now: Date, hold: Hold | null = null): Verdict {
   if (lock.problem) return { action: "keep", reason: "conflict", detail: lock.problem };
+  if (hold && holdActive(hold, now)) return { action: "keep", reason: "held", detail: describeHold(hold) };
   switch (owner.kind) {
     case "running": {
       const via = owner.handedOff ? " (handed off)" : "";
@@ -34,6 +41,20 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
     }
     case "finished": {
       const via = owner.handedOff ? " after the hand-off" : "";
+      const window = policy.keepFailedSeconds ?? null;
+      if (window !== null && window > 0 && (owner.holder.status === "failed" || owner.holder.status === "errored")) {
+        const ended = owner.holder.endTime ?? null;
+        const from = ended !== null ? ended * 1000 : (lock.claim?.committedAt.getTime() ?? null);
+        const since = from === null ? null : Math.max(0, Math.floor((now.getTime() - from) / 1000));
+        const what = ended !== null ? "ended" : "was claimed (end time unknown)";
+        if (since === null || since < window)
+          return {
+            action: "keep",
+            reason: "debug-window",
+            detail: `${shortRef(owner.holder.ref)} ${owner.holder.status}${via}; kept for debugging: it ${what} ${since === null ? "at an unknown time" : `${formatAge(since)} ago`}, within keep-failed ${formatTimeout(window)}`,
+          };
+        return { action: "release", reason: "finished", detail: `${shortRef(owner.holder.ref)} ${owner.holder.status}${via}; the keep-failed ${formatTimeout(window)} window is over` };
+      }
       return { action: "release", reason: "finished", detail: `${shortRef(owner.holder.ref)} ${owner.holder.status}${via}` };
     }
     case "unreachable":
@@ -50,7 +71,7 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
       const age = ageSeconds(lock, now);
       if (age === null) return { action: "keep", reason: "unknown", detail: `${why}; no claim commit found to age it` };
       if (policy.timeoutSeconds === null)
-        return { action: "keep", reason: "young", detail: `${why}; the pool's timeout is never` };
+        return { action: "keep", reason: "no-timeout", detail: `${why}; the pool has no timeout (never), so only the API can release it` };
       // Never released by age while dated in the future, whatever the timeout: the safe side.
       const ahead = aheadSeconds(lock, now) ?? 0;
       if (ahead > 0)

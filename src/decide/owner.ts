@@ -41,7 +41,7 @@ function refOf(build: BuildInfo, like: BuildRef): BuildRef {
 }
 
 export function stateOf(build: BuildInfo, like: BuildRef): BuildState {
-  return { ref: refOf(build, like), status: build.status, id: build.id };
+  return { ref: refOf(build, like), status: build.status, id: build.id, endTime: build.endTime };
 }
 
 /** The team whose access a lookup of `ref` needs, or null for a one-off build (the claim does not say). */
@@ -131,7 +131,7 @@ export function ownerFromLookup(owner: BuildRef | null, lookup: Lookup<BuildInfo
   if (lookup === "no-api") return { done: NO_API };
   if (lookup.kind !== "found") return { done: cannotSay(lookup, owner, "not-found") };
   const build = lookup.value;
-  const holder: BuildState = { ref: owner, status: build.status, id: build.id };
+  const holder: BuildState = { ref: owner, status: build.status, id: build.id, endTime: build.endTime };
   switch (build.status) {
     case "pending":
     case "started":

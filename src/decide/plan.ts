@@ -3,6 +3,16 @@
 import type { JudgedLock, OwnerState, PoolInventory, ReleaseMove, ReleasePlan } from "../core/model.js";
 import { describeRef } from "./owner.js";
 import { formatAge } from "../core/durations.js";
+import { releaseTarget } from "./policy.js";
+
+/** A release by hand: its reason, who ran it, --to, and whose build a forced release took it from. */
+export interface ManualNote {
+  reason: string;
+  by: string;
+  to: string | null;
+  /** null: not forced */
+  takenFrom: string | null;
+}
 
 function ownerLines(j: JudgedLock, owner: OwnerState): string[] {
   const lines: string[] = [];
@@ -16,8 +26,14 @@ function ownerLines(j: JudgedLock, owner: OwnerState): string[] {
   return lines;
 }
 
-export function releaseMessage(j: JudgedLock): string {
-  const lines = [`unclaiming: ${j.lock.name}`, "", `Released by pool-boy (${j.verdict.reason}): ${j.verdict.detail}.`];
+export function releaseMessage(j: JudgedLock, manual: ManualNote | null = null): string {
+  const lines = [`unclaiming: ${j.lock.name}`, ""];
+  if (manual) {
+    lines.push(`Released by hand by ${manual.by} with pool-boy: ${manual.reason}`);
+    if (manual.takenFrom) lines.push(`Taken by force from: ${manual.takenFrom}`);
+  } else lines.push(`Released by pool-boy (${j.verdict.reason}): ${j.verdict.detail}.`);
+  const target = releaseTarget(j, manual?.to ?? null);
+  if (target !== j.lock.pool) lines.push(`Quarantined: moved to ${target}/unclaimed/ (release-to), not back to ${j.lock.pool}`);
   lines.push(...ownerLines(j, j.owner));
   if (j.lock.claim) {
     const age = j.ageSeconds === null ? "" : `, ${formatAge(j.ageSeconds)} ago`;
@@ -32,10 +48,11 @@ export function gitkeepLine(path: string): string {
 }
 
 /**
- * One commit per released lock, claimed/ → unclaimed/. `pools` is what the base holds: a commit
- * that empties a pool's claimed/ adds POOL/claimed/.gitkeep unless a dot-file keeps it already.
+ * One commit per released lock, claimed/ → unclaimed/ (or release-to's unclaimed/). `pools` is
+ * what the base holds: a commit that empties a pool's claimed/ adds POOL/claimed/.gitkeep unless
+ * a dot-file keeps it already. `manual`: a release by hand (reason, who, --to, forced from whom).
  */
-export function planRelease(base: string, branch: string, judged: JudgedLock[], pools: PoolInventory[]): ReleasePlan {
+export function planRelease(base: string, branch: string, judged: JudgedLock[], pools: PoolInventory[], manual: ManualNote | null = null): ReleasePlan {
   const moves: ReleaseMove[] = judged
     .filter((j) => j.verdict.action === "release" && j.lock.problem === null)
     .sort((a, b) => a.lock.path.localeCompare(b.lock.path))
@@ -43,8 +60,8 @@ export function planRelease(base: string, branch: string, judged: JudgedLock[], 
       pool: j.lock.pool,
       name: j.lock.name,
       from: j.lock.path,
-      to: `${j.lock.pool}/unclaimed/${j.lock.name}`,
-      message: releaseMessage(j),
+      to: `${releaseTarget(j, manual?.to ?? null)}/unclaimed/${j.lock.name}`,
+      message: releaseMessage(j, manual),
     }));
   for (const inventory of pools) {
     if (inventory.claimedKept) continue;

@@ -40,8 +40,11 @@ export type VerdictKey = VerdictKeyOf<Verdict>;
 export const VERDICT_KEYS: readonly VerdictKey[] = [
   { action: "keep", reason: "alive" },
   { action: "keep", reason: "young" },
+  { action: "keep", reason: "no-timeout" },
   { action: "keep", reason: "unknown" },
   { action: "keep", reason: "conflict" },
+  { action: "keep", reason: "held" },
+  { action: "keep", reason: "debug-window" },
   { action: "release", reason: "finished" },
   { action: "release", reason: "stale" },
 ];

@@ -44,6 +44,11 @@ export function lockJson(j: JudgedLock) {
     problem: j.lock.problem,
     /** why the owner could not be judged (OwnerCause), null when it was */
     cause: o.kind === "silent" || o.kind === "unreachable" ? o.cause : null,
+    keepFailedSeconds: j.policy.keepFailedSeconds ?? null,
+    releaseTo: j.policy.releaseTo ?? null,
+    hold: j.hold
+      ? { by: j.hold.by, reason: j.hold.reason, since: j.hold.since.toISOString(), until: j.hold.until ? j.hold.until.toISOString() : null }
+      : null,
   };
 }
 
@@ -59,6 +64,13 @@ export function resultJson(r: RunResult) {
     durationSeconds: (r.finishedAt.getTime() - r.startedAt.getTime()) / 1000,
     locks: r.locks.map(lockJson),
     pools: r.pools,
+    settings: (r.policies ?? []).map((p) => ({
+      pool: p.pool,
+      timeoutSeconds: p.timeoutSeconds,
+      keepFailedSeconds: p.keepFailedSeconds ?? null,
+      releaseTo: p.releaseTo ?? null,
+      sources: p.sources ?? null,
+    })),
     ...(r.command === "clean"
       ? { released: r.released.map((m) => ({ pool: m.pool, name: m.name, from: m.from, to: m.to })), commits: r.commits, attempts: r.attempts }
       : {}),

@@ -1,7 +1,7 @@
 // RunResult → text for people. Pure; the only module that uses chalk.
 
 import { Chalk, type ChalkInstance } from "chalk";
-import type { JudgedLock, Reason, RunResult } from "../core/model.js";
+import type { JudgedLock, PoolPolicy, Reason, RunResult } from "../core/model.js";
 import { shortRef } from "../decide/owner.js";
 import { formatAge, formatTimeout } from "../core/durations.js";
 import { ownerStatus } from "./json.js";
@@ -31,7 +31,11 @@ function paint(c: ChalkInstance, reason: Reason, text: string): string {
     case "alive":
       return c.green(text);
     case "young":
+    case "no-timeout":
+    case "debug-window":
       return c.cyan(text);
+    case "held":
+      return c.magenta(text);
     case "finished":
     case "stale":
       return c.yellow(text);
@@ -68,6 +72,8 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
             (timeout !== undefined ? ` · timeout ${formatTimeout(timeout)}` : ""),
         ),
     );
+    const policy = locks[0]?.policy ?? r.policies?.find((p) => p.pool === pool);
+    if (options.verbose && policy) out.push(c.dim(`  settings: ${policyLine(policy)}`));
     if (locks.length === 0) {
       out.push(c.dim("  no claimed locks"));
       continue;
@@ -108,6 +114,16 @@ function editedNote(j: JudgedLock): string | null {
   if (!last) return null;
   const count = edits.length === 1 ? "1 commit" : `${edits.length} commits`;
   return `edited after the claim: ${count}, the last ${last.sha.slice(0, 12)} at ${last.committedAt.toISOString()} (owner and age are the claim's)`;
+}
+
+/** "timeout 2h (--pools), keep-failed 1d (.pool-boy/config.yaml), release-to aws-dirty (--config ci.yaml)" */
+export function policyLine(p: PoolPolicy): string {
+  const origin = (key: "timeout" | "keepFailed" | "releaseTo") => (p.sources ? ` (${p.sources[key]})` : "");
+  return [
+    `timeout ${formatTimeout(p.timeoutSeconds)}${origin("timeout")}`,
+    `keep-failed ${p.keepFailedSeconds ? formatTimeout(p.keepFailedSeconds) : "off"}${origin("keepFailed")}`,
+    `release-to ${p.releaseTo ?? "(its own pool)"}${origin("releaseTo")}`,
+  ].join(", ");
 }
 
 export function summaryLine(r: RunResult): string {

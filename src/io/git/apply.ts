@@ -33,7 +33,19 @@ export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan): Promise
   if (plan.branch !== repo.branch) throw new Error(`release plan is for branch ${plan.branch}, but ${repo.branch} was synced`);
 
   const sources = await checkPlan(repo, plan);
-  const commits = await writeCommits(repo, plan, sources);
+  const commits = await writeCommits(
+    repo,
+    plan.base,
+    plan.moves.map((move, i) => {
+      const source = sources[i] as TreeEntry;
+      // The blob is referenced by its id, so the content moves byte for byte (and keeps its mode).
+      const changes =
+        `M ${source.mode} ${source.sha} ${quotePath(move.to)}\nD ${quotePath(move.from)}\n` +
+        // an empty file that keeps claimed/ when this commit moves its last lock out
+        (move.gitkeep === undefined ? "" : `M 100644 inline ${quotePath(move.gitkeep)}\ndata 0\n`);
+      return { message: move.message, changes };
+    }),
+  );
   const tip = commits[commits.length - 1] as string;
   const outcome = await push(repo, plan.branch, tip);
   if ("pushed" in outcome) return outcome;
@@ -97,15 +109,48 @@ function pathProblem(path: string): string | null {
   return null;
 }
 
-/** One fast-import run: one commit per move, chained on the base. Returns the commits in order. */
-async function writeCommits(repo: SyncedRepo, plan: ReleasePlan, sources: TreeEntry[]): Promise<string[]> {
+/**
+ * One commit outside every pool's folder (a hold, an unhold): written and pushed like a release,
+ * a fast-forward of `base` or nothing. Only paths under .pool-boy/ are accepted.
+ */
+export interface RepoEdit {
+  base: string;
+  branch: string;
+  message: string;
+  write?: { path: string; content: string };
+  remove?: string;
+}
+
+export async function applyEdit(repo: SyncedRepo, edit: RepoEdit): Promise<ApplyOutcome> {
+  if (edit.base !== repo.head) throw new Error(`edit is based on ${edit.base}, but the synced head is ${repo.head}`);
+  if (edit.branch !== repo.branch) throw new Error(`edit is for branch ${edit.branch}, but ${repo.branch} was synced`);
+  const paths = [edit.write?.path, edit.remove].filter((p): p is string => p !== undefined);
+  for (const path of paths) {
+    const problem = pathProblem(path) ?? (path.startsWith(".pool-boy/") ? null : "is not under .pool-boy/");
+    if (problem) throw new Error(`edit path "${path}" ${problem}`);
+  }
+  let changes = "";
+  if (edit.write) {
+    const data = Buffer.from(edit.write.content, "utf8");
+    changes += `M 100644 inline ${quotePath(edit.write.path)}\ndata ${data.length}\n${edit.write.content}\n`;
+  }
+  if (edit.remove) changes += `D ${quotePath(edit.remove)}\n`;
+  const commits = await writeCommits(repo, edit.base, [{ message: edit.message, changes }]);
+  const tip = commits[0] as string;
+  const outcome = await push(repo, edit.branch, tip);
+  if ("pushed" in outcome) return outcome;
+  repo.head = tip;
+  return { pushed: true, commits, from: 0 };
+}
+
+/** One fast-import run: the commits chained on the base. Returns the commits in order. */
+async function writeCommits(repo: SyncedRepo, base: string, specs: Array<{ message: string; changes: string }>): Promise<string[]> {
   const when = `${Math.floor(Date.now() / 1000)} +0000`;
   const unique = `${process.pid}-${randomBytes(6).toString("hex")}`;
   const ref = `${SCRATCH_REF}${unique}`;
   const parts: Buffer[] = [Buffer.from("feature done\n")];
-  plan.moves.forEach((move, i) => {
-    const source = sources[i] as TreeEntry;
-    const message = Buffer.from(move.message.endsWith("\n") ? move.message : `${move.message}\n`, "utf8");
+  specs.forEach((spec, i) => {
+    const message = Buffer.from(spec.message.endsWith("\n") ? spec.message : `${spec.message}\n`, "utf8");
     parts.push(
       Buffer.from(
         `commit ${ref}\nmark :${i + 1}\n` +
@@ -113,15 +158,8 @@ async function writeCommits(repo: SyncedRepo, plan: ReleasePlan, sources: TreeEn
           `data ${message.length}\n`,
       ),
       message,
-      // The blob is referenced by its id, so the content moves byte for byte (and keeps its mode).
-      Buffer.from(
-        `\nfrom ${i === 0 ? plan.base : `:${i}`}\n` +
-          `M ${source.mode} ${source.sha} ${quotePath(move.to)}\n` +
-          `D ${quotePath(move.from)}\n` +
-          // an empty file that keeps claimed/ when this commit moves its last lock out
-          (move.gitkeep === undefined ? "" : `M 100644 inline ${quotePath(move.gitkeep)}\ndata 0\n`) +
-          "\n",
-      ),
+      Buffer.from(`\nfrom ${i === 0 ? base : `:${i}`}\n`),
+      Buffer.from(`${spec.changes}\n`, "utf8"),
     );
   });
   // The commits are known from the marks; `reset` without `from` drops the scratch ref again.
@@ -141,7 +179,7 @@ async function writeCommits(repo: SyncedRepo, plan: ReleasePlan, sources: TreeEn
         .filter((f): f is [string, string] => f.length === 2)
         .map(([mark, sha]) => [mark, sha]),
     );
-    return plan.moves.map((_m, i) => {
+    return specs.map((_m, i) => {
       const sha = bymark.get(`:${i + 1}`);
       if (!sha) throw new Error(`fast-import did not report commit :${i + 1}`);
       return sha;

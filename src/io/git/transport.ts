@@ -98,7 +98,7 @@ const ALLOWED = new Set([
  * The allowlist of `env` that git runs with. SSH_AUTH_SOCK passes only when no deploy key is
  * given (ssh then uses the user's agent, as from a laptop).
  */
-function gitBaseEnv(env: Record<string, string | undefined>, auth: RepoAuth): Record<string, string> {
+export function gitBaseEnv(env: Record<string, string | undefined>, auth: RepoAuth): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
