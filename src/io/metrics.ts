@@ -14,7 +14,7 @@ import { basename, dirname, join } from "node:path";
 import { Gauge, Registry } from "prom-client";
 import { PoolBoyError } from "../core/errors.js";
 import type { RunResult, Verdict } from "../core/model.js";
-import { redact, registerSecret, safeUrl } from "../core/redact.js";
+import { redact, safeUrl } from "../core/redact.js";
 
 /** The metric names, for callers and tests. */
 export const METRIC = {
@@ -246,7 +246,6 @@ export async function pushMetrics(
   if (base.username || base.password) {
     const user = decodeURIComponent(base.username);
     const password = decodeURIComponent(base.password);
-    registerSecret(password);
     headers["Authorization"] = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
     base.username = "";
     base.password = "";
