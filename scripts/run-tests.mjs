@@ -91,11 +91,15 @@ function runGroup(group) {
 
 let failed = false;
 const skipped = [];
+const totals = { pass: 0, fail: 0, skipped: 0 };
 for (const group of groups) {
   const { ok, report } = await runGroup(group);
   if (!ok) failed = true;
   // "﹣ name (0.1ms) # reason", at any depth (suites and tests)
   const plain = report.replace(/\x1b\[[0-9;]*m/g, "");
+  for (const key of Object.keys(totals)) {
+    for (const match of plain.matchAll(new RegExp(`^ℹ ${key} (\\d+)$`, "gm"))) totals[key] += Number(match[1]);
+  }
   for (const match of plain.matchAll(/^\s*﹣ (.*) \([\d.]+m?s\) # (.*)$/gmu)) {
     skipped.push({ name: match[1], reason: match[2] });
   }
@@ -111,4 +115,6 @@ if (skipped.length > 0) {
   }
   console.error(lines.join("\n"));
 }
+// One closing line for every group together.
+console.log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(failed ? 1 : 0);

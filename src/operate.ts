@@ -9,7 +9,7 @@ import type { Hold, JudgedLock, PoolPolicy, ReleaseMove } from "./core/model.js"
 import { PoolBoyError } from "./core/errors.js";
 import { safeUrl } from "./core/redact.js";
 import { formatTimeout } from "./core/durations.js";
-import { prepareTransport } from "./io/git/transport.js";
+import { gitBaseEnv, prepareTransport, removeAbandonedDirs } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
 import { listTree } from "./io/git/scan.js";
 import { applyEdit, applyRelease } from "./io/git/apply.js";
@@ -43,7 +43,10 @@ export async function whoRuns(by: string | undefined, env: Record<string, string
   if (given) return given;
   const git = (key: string) =>
     new Promise<string>((resolve) =>
-      execFile("git", ["config", "--get", key], { env: { ...process.env, ...env } as NodeJS.ProcessEnv, timeout: 5000 }, (err, out) => resolve(err ? "" : String(out).trim())),
+      // git's allowlist: it needs HOME and the config paths, never the run's credentials
+      execFile("git", ["config", "--get", key], { env: gitBaseEnv({ ...process.env, ...env }, { kind: "none" }), timeout: 5000 }, (err, out) =>
+        resolve(err ? "" : String(out).trim()),
+      ),
     );
   const [name, email] = await Promise.all([git("user.name"), git("user.email")]);
   if (name) return email ? `${name} <${email}>` : name;
@@ -63,14 +66,16 @@ interface Session {
 }
 
 async function withSession<T>(config: Config, deps: RunDeps, useApi: boolean, fn: (s: Session) => Promise<T>): Promise<T> {
-  const transport = await prepareTransport({ url: config.repo, env: deps.env });
+  // A run killed outright (SIGKILL) could not remove its deploy key: this one does.
+  for (const dir of await removeAbandonedDirs()) deps.log(`removed ${dir}, left behind by a pool-boy run that was killed`);
+  const transport = await prepareTransport({ url: config.repo, auth: config.repoAuth, env: deps.env });
   let repo: SyncedRepo | null = null;
   let api: AtcClient | null = null;
   try {
     deps.progress("syncing the pool repository…");
     const [synced, connected] = await Promise.allSettled([
-      syncRepo({ url: transport.url, branch: config.branch, cacheDir: config.cacheDir, env: transport.env, log: deps.log }),
-      useApi && config.atc ? connectAtc({ ...config.atc, log: deps.log }) : Promise.resolve(null),
+      syncRepo({ url: transport.url, branch: config.branch, cacheDir: config.cacheDir, env: transport.env, mask: deps.redactor.outside, log: deps.log }),
+      useApi && config.atc ? connectAtc({ ...config.atc, log: deps.log, mask: deps.redactor.outside }) : Promise.resolve(null),
     ]);
     if (synced.status === "fulfilled") repo = synced.value;
     if (connected.status === "fulfilled") api = connected.value;
@@ -78,7 +83,7 @@ async function withSession<T>(config: Config, deps: RunDeps, useApi: boolean, fn
     if (connected.status === "rejected") throw connected.reason;
     if (!repo) throw new PoolBoyError("git", "the repository could not be synced");
     deps.log(`synced ${safeUrl(config.repo)} ${repo.branch} at ${repo.head}`);
-    return await fn({ repo, api, warnings: [...transport.warnings] });
+    return await fn({ repo, api, warnings: [...config.repoWarnings] });
   } finally {
     await api?.close().catch(() => undefined);
     await repo?.cleanup().catch(() => undefined);

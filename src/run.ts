@@ -8,8 +8,8 @@ import { PoolBoyError } from "./core/errors.js";
 import { holdActive } from "./decide/holds.js";
 import { checkTargets } from "./decide/policy.js";
 import { holdOf, viewRepo } from "./view.js";
-import { safeUrl } from "./core/redact.js";
-import { prepareTransport } from "./io/git/transport.js";
+import { safeUrl, type Redactor } from "./core/redact.js";
+import { prepareTransport, removeAbandonedDirs } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwners, type OwnerApi } from "./io/atc/ask.js";
@@ -28,6 +28,8 @@ export interface RunDeps {
   log: (line: string) => void;
   /** a short progress note for a terminal */
   progress: (line: string) => void;
+  /** the run's one redactor (makeRedactor(config)): adapters mask text from outside with it */
+  redactor: Redactor;
   /** each judgement as it is made, before anything is released (for --json when a later step fails) */
   judged?: (result: RunResult) => void;
   /** a warning to show at once, whatever --verbose says (stderr); --verbose's log when absent */
@@ -134,8 +136,10 @@ function checkOnly(config: Config, snapshot: RepoSnapshot, policies: PoolPolicy[
 
 export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
   const startedAt = deps.now();
-  const transport = await prepareTransport({ url: config.repo, env: deps.env });
-  const warnings: RunWarning[] = transport.warnings.map((message) => ({ code: "repo-credentials", message }));
+  // A run killed outright (SIGKILL) could not remove its deploy key: this one does.
+  for (const dir of await removeAbandonedDirs()) deps.log(`removed ${dir}, left behind by a pool-boy run that was killed`);
+  const transport = await prepareTransport({ url: config.repo, auth: config.repoAuth, env: deps.env });
+  const warnings: RunWarning[] = config.repoWarnings.map((message) => ({ code: "repo-credentials", message }));
   let repo: SyncedRepo | null = null;
   let api: AtcClient | null = null;
   try {
@@ -143,8 +147,8 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     deps.progress("syncing the pool repository…");
     // Log in while the repo syncs; a failed login stops the run before anything changes.
     const [synced, connected] = await Promise.allSettled([
-      syncRepo({ url: transport.url, branch: config.branch, cacheDir: config.cacheDir, env: transport.env, log: deps.log }),
-      config.atc ? connectAtc({ ...config.atc, log: deps.log }) : Promise.resolve(null),
+      syncRepo({ url: transport.url, branch: config.branch, cacheDir: config.cacheDir, env: transport.env, mask: deps.redactor.outside, log: deps.log }),
+      config.atc ? connectAtc({ ...config.atc, log: deps.log, mask: deps.redactor.outside }) : Promise.resolve(null),
     ]);
     if (synced.status === "fulfilled") repo = synced.value;
     if (connected.status === "fulfilled") api = connected.value;

@@ -1,11 +1,13 @@
 // The command line: commander wiring, --help with examples, the only catch, exit codes.
 
 import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTargetInput } from "../decide/config.js";
-import { readFlyTarget } from "../io/atc/flyrc-input.js";
+import { resolveConfig, ENV, type Command as PoolBoyCommand, type Flags, type FlyTarget } from "../decide/config.js";
+import { readFlyTarget } from "../io/atc/flyrc.js";
 import { EXIT, PoolBoyError, ConfigErrors } from "../core/errors.js";
-import { redact, registerSecret, safeUrl } from "../core/redact.js";
+import { makeRedactor, redact, safeUrl, type Redactor } from "../core/redact.js";
 import { escapeText } from "../core/escape.js";
 import { run } from "../run.js";
 import { withSummaryFile, SUMMARY_FILE_ENV } from "./summary-file.js";
@@ -55,8 +57,9 @@ Exit codes:
 
 Operator controls: pool-boy hold|unhold|release POOL/LOCK, pool-boy doctor (see their --help).
 
-Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD)
-are read from the environment or files only, never from flags, and never printed.`;
+Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD, and
+credentials inside POOL_REPO) are read from the environment or files only, never from flags, and
+never printed.`;
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -81,7 +84,7 @@ function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolea
   if (options.exitCode)
     cmd.option("--exit-code", `exit ${EXIT.wouldRelease} when something would be released, 0 otherwise${env(ENV.exitCode)}`);
   cmd
-    .option("--repo <url>", `the pool repository: any git URL or local path${env(ENV.repo)}`)
+    .option("--repo <url>", `the pool repository: any git URL or local path; a URL with credentials only through ${ENV.repo}${env(ENV.repo)}`)
     .option("--branch <name>", `the branch the pools live on; default: the remote's default branch${env(ENV.branch)}`)
     .option(
       "--pools <spec>",
@@ -125,7 +128,10 @@ interface Io {
   onResult?: (result: RunResult) => void;
 }
 
-async function readInputs(flags: Flags, env: Record<string, string | undefined>): Promise<{ files: Record<string, string | null>; flyTarget: FlyTargetInput | string | null }> {
+async function readInputs(
+  flags: Flags,
+  env: Record<string, string | undefined>,
+): Promise<{ files: Record<string, string | null>; flyTarget: FlyTarget | string | null; sshKnownHosts: string | null }> {
   const paths = [flags.passwordFile ?? env[ENV.passwordFile], flags.tokenFile ?? env[ENV.tokenFile], flags.caCert ?? env[ENV.caCert], flags.config ?? env[ENV.config]].filter(
     (p): p is string => typeof p === "string" && p.length > 0,
   );
@@ -133,7 +139,9 @@ async function readInputs(flags: Flags, env: Record<string, string | undefined>)
   for (const path of paths) files[path] = await readFile(path, "utf8").catch(() => null);
   const target = flags.target ?? env[ENV.target];
   const flyTarget = target ? await readFlyTarget(target, env) : null;
-  return { files, flyTarget };
+  // read, never written; only ssh uses it
+  const sshKnownHosts = await readFile(join(env.HOME || homedir(), ".ssh", "known_hosts"), "utf8").catch(() => null);
+  return { files, flyTarget, sshKnownHosts };
 }
 
 /** What a run had got to when it failed, for the --json failure document. */
@@ -146,6 +154,13 @@ interface Had {
   result: RunResult | null;
   /** the last judgement, when a later step (the push) failed: nothing was released */
   judged?: RunResult;
+  /** the run's one redactor, once the configuration is resolved; until then the patterns alone */
+  redactor: Redactor | null;
+}
+
+/** The last net over everything written (Redactor.output). */
+function masked(had: Had): (text: string) => string {
+  return had.redactor?.output ?? redact;
 }
 
 /** --json or POOL_BOY_JSON, read before commander or the config has had a say (they may fail). */
@@ -155,10 +170,9 @@ function wantsJson(argv: string[], env: Record<string, string | undefined>): boo
   return ["1", "true", "yes", "on"].includes((env[ENV.json] ?? "").trim().toLowerCase());
 }
 
-async function configFrom(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io, had: Had): Promise<Config> {
+async function configFrom(command: PoolBoyCommand, flags: Flags, io: Io, had: Had): Promise<{ config: Config; redactor: Redactor }> {
   if (flags.password !== undefined || flags.token !== undefined) {
-    registerSecret(flags.password);
-    registerSecret(flags.token);
+    had.redactor = makeRedactor({ secrets: [flags.password, flags.token].filter((v): v is string => v !== undefined).map((value) => ({ value })) });
     const which = flags.password !== undefined ? "--password" : "--token";
     throw new PoolBoyError(
       "usage",
@@ -166,29 +180,20 @@ async function configFrom(command: PoolBoyCommand, flags: Flags & { password?: s
       flags.password !== undefined ? `set ${ENV.password} or use --password-file` : `set ${ENV.token} or use --token-file`,
     );
   }
-  for (const name of [ENV.password, ENV.token, "POOL_REPO_PASSWORD", "POOL_REPO_SSH_PRIVATE_KEY"]) registerSecret(io.env[name]);
   const inputs = await readInputs(flags, io.env);
-  for (const text of Object.values(inputs.files)) if (text) registerSecret(text.trim());
-  if (inputs.flyTarget && typeof inputs.flyTarget !== "string") registerSecret(inputs.flyTarget.token);
-  const resolved = resolveConfig({
-    command,
-    flags,
-    env: io.env,
-    ...inputs,
-    isTTY: Boolean(io.stdout.isTTY),
-    terminalColumns: (io.stdout as { columns?: number }).columns,
-  });
+  const resolved = resolveConfig({ command, flags, env: io.env, ...inputs, isTTY: Boolean(io.stdout.isTTY), terminalColumns: (io.stdout as { columns?: number }).columns });
+  // built from every credential the configuration found, also when it found problems
+  const redactor = makeRedactor(resolved.ok ? resolved.config : resolved);
+  had.redactor = redactor;
   if (!resolved.ok) throw new ConfigErrors(resolved.problems);
   const config = resolved.config;
   had.json = config.json;
   had.repo = safeUrl(config.repo);
   had.branch = config.branch;
-  if (config.atc?.auth.kind === "password") registerSecret(config.atc.auth.password);
-  if (config.atc?.auth.kind === "token") registerSecret(config.atc.auth.token);
-  return config;
+  return { config, redactor };
 }
 
-function logging(config: Config, io: Io) {
+function logging(config: Config, io: Io, redactor: Redactor) {
   const terminal = Boolean(io.stderr.isTTY) && !config.json;
   let progressShown = false;
   const clearProgress = () => {
@@ -205,18 +210,18 @@ function logging(config: Config, io: Io) {
     log: (line: string) => {
       if (!config.verbose) return;
       clearProgress();
-      io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
+      io.stderr.write(`pool-boy: ${escapeText(redactor.output(line))}\n`);
     },
   };
 }
 
 type OperatorCommand = "hold" | "unhold" | "release" | "doctor";
-type OperatorFlags = Flags & { password?: string; token?: string; reason?: string; for?: string; by?: string; force?: boolean; to?: string };
+type OperatorFlags = Flags & { reason?: string; for?: string; by?: string; force?: boolean; to?: string };
 
 /** hold, unhold, release and doctor: the same configuration, one lock (or none), their own output. */
 async function executeOperator(command: OperatorCommand, lockArg: string | null, flags: OperatorFlags, io: Io, had: Had): Promise<number> {
   had.command = command;
-  const config = await configFrom("status", flags, io, had);
+  const { config, redactor } = await configFrom("status", flags, io, had);
   const target = lockArg === null ? null : parseTarget(lockArg);
   const reason = (flags.reason ?? io.env["POOL_BOY_REASON"] ?? "").trim();
   if ((command === "hold" || command === "release") && reason === "")
@@ -231,9 +236,9 @@ async function executeOperator(command: OperatorCommand, lockArg: string | null,
   const to = flags.to ?? io.env["POOL_BOY_RELEASE_TO"] ?? null;
   if (to !== null && (to === "" || /[/\\\0]/.test(to) || to.startsWith(".")))
     throw new PoolBoyError("usage", `--to: "${to}" is not a pool name`, "name a top-level pool folder, e.g. --to aws-dirty");
-  const { log, progress, clearProgress } = logging(config, io);
-  const deps = { env: io.env, now: () => new Date(), log, progress };
-  const out = (json: unknown, text: string) => io.stdout.write(redact(config.json ? JSON.stringify(json, null, 2) + "\n" : text));
+  const { log, progress, clearProgress } = logging(config, io, redactor);
+  const deps = { env: io.env, now: () => new Date(), log, progress, redactor };
+  const out = (json: unknown, text: string) => io.stdout.write(redactor.output(config.json ? JSON.stringify(json, null, 2) + "\n" : text));
   try {
     if (command === "doctor") {
       const result = await doctor(config, deps);
@@ -258,9 +263,9 @@ async function executeOperator(command: OperatorCommand, lockArg: string | null,
   }
 }
 
-async function execute(command: PoolBoyCommand, flags: Flags & { password?: string; token?: string }, io: Io, had: Had): Promise<number> {
+async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had): Promise<number> {
   had.command = command;
-  const config = await configFrom(command, flags, io, had);
+  const { config, redactor } = await configFrom(command, flags, io, had);
   const terminal = Boolean(io.stderr.isTTY) && !config.json;
   let progressShown = false;
   const progress = (line: string) => {
@@ -275,17 +280,17 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
   const log = (line: string) => {
     if (!config.verbose) return;
     clearProgress();
-    io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
+    io.stderr.write(`pool-boy: ${escapeText(redactor.output(line))}\n`);
   };
   const warn = (line: string) => {
     clearProgress();
-    io.stderr.write(`pool-boy: warning: ${redact(line)}\n`);
+    io.stderr.write(`pool-boy: warning: ${redactor.output(line)}\n`);
   };
 
   const started = Date.now();
   let result: RunResult | null = null;
   try {
-    result = await run(config, { env: io.env, now: () => new Date(), log, progress, warn, judged: (r) => (had.judged = r) });
+    result = await run(config, { env: io.env, now: () => new Date(), log, progress, warn, redactor, judged: (r) => (had.judged = r) });
     io.onResult?.(result);
   } finally {
     clearProgress();
@@ -296,13 +301,13 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
       if (metricsError && result) {
         // --json: one document, the result and the error together (written where the error is caught)
         if (config.json) had.result = result;
-        else writeResult(config, result, io);
+        else writeResult(config, result, io, redactor);
         throw metricsError;
       }
     }
   }
-  writeResult(config, result, io);
-  const unjudged = unjudgedExit(result, io);
+  writeResult(config, result, io, redactor);
+  const unjudged = unjudgedExit(result, io, redactor);
   // An incomplete judgement (exit 5) is said before what would be released (exit 6).
   if (unjudged !== EXIT.ok) return unjudged;
   if (config.exitCode && result.locks.some((j) => j.verdict.action === "release")) return EXIT.wouldRelease;
@@ -310,12 +315,12 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
 }
 
 /** Exit 5 when locks were kept because Concourse refused to show their builds: said once, loudly. */
-function unjudgedExit(result: RunResult, io: Io): number {
+function unjudgedExit(result: RunResult, io: Io, redactor: Redactor): number {
   const kept = result.locks.filter(keptForNoAccess);
   if (kept.length === 0) return EXIT.ok;
   const teams = [...new Set(kept.map((j) => (j.owner.kind === "unreachable" ? (j.owner.access?.team ?? "the team of a one-off build") : "")))].sort();
   io.stderr.write(
-    redact(
+    redactor.output(
       `pool-boy: ${kept.length} lock${kept.length === 1 ? " was" : "s were"} kept without a judgement: Concourse refused access to ${teams.join(", ")} (HTTP 401/403); ` +
         `the report's warnings say which user, which team and how to fix it (exit ${EXIT.noAccess})`,
     ) + "\n",
@@ -323,22 +328,22 @@ function unjudgedExit(result: RunResult, io: Io): number {
   return EXIT.noAccess;
 }
 
-function writeResult(config: { json: boolean; color: boolean; verbose: boolean; columns: number; hyperlinks: boolean }, result: RunResult, io: Io): void {
-  if (config.json) io.stdout.write(redact(JSON.stringify(resultJson(result), null, 2)) + "\n");
-  else io.stdout.write(redact(renderTable(result, { color: config.color, verbose: config.verbose, width: config.columns, hyperlinks: config.hyperlinks })));
+function writeResult(config: { json: boolean; color: boolean; verbose: boolean; columns: number; hyperlinks: boolean }, result: RunResult, io: Io, redactor: Redactor): void {
+  if (config.json) io.stdout.write(redactor.output(JSON.stringify(resultJson(result), null, 2)) + "\n");
+  else io.stdout.write(redactor.output(renderTable(result, { color: config.color, verbose: config.verbose, width: config.columns, hyperlinks: config.hyperlinks })));
 }
 
-function printError(error: unknown, io: Io, debug: boolean): number {
+function printError(error: unknown, io: Io, debug: boolean, mask: (text: string) => string): number {
   if (error instanceof PoolBoyError) {
     const lines = error.message.split("\n");
     // repository and API text inside a message is shown, not executed: one escaped line each
-    for (const line of lines) io.stderr.write(`pool-boy: ${escapeText(redact(line))}\n`);
-    if (error.hint) io.stderr.write(`  ${escapeText(redact(error.hint))}\n`);
-    if (debug && error.cause instanceof Error && error.cause.stack) io.stderr.write(redact(error.cause.stack) + "\n");
+    for (const line of lines) io.stderr.write(`pool-boy: ${escapeText(mask(line))}\n`);
+    if (error.hint) io.stderr.write(`  ${escapeText(mask(error.hint))}\n`);
+    if (debug && error.cause instanceof Error && error.cause.stack) io.stderr.write(mask(error.cause.stack) + "\n");
     return error.exitCode;
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack).split("\n").map(escapeText).join("\n")}\n`);
+  io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${mask(stack).split("\n").map(escapeText).join("\n")}\n`);
   return EXIT.bug;
 }
 
@@ -373,7 +378,7 @@ export async function main(io: Io): Promise<number> {
   tolerateClosedPipes(io);
   // the command may come after global options (pool-boy -t ci status)
   const named = io.argv.find((a) => a === "status" || a === "clean");
-  const had: Had = { json: wantsJson(io.argv, io.env), command: named === "status" || named === "clean" ? named : null, result: null };
+  const had: Had = { json: wantsJson(io.argv, io.env), command: named === "status" || named === "clean" ? named : null, result: null, redactor: null };
   let debug = ["1", "true", "yes"].includes((io.env[ENV.debug] ?? "").toLowerCase());
   const program = new Command("pool-boy")
     .description("Keeps Concourse pool-resource lock pools healthy: finds claimed locks whose owner build is gone and gives them back.")
@@ -391,7 +396,7 @@ export async function main(io: Io): Promise<number> {
   addOptions(program, { hidden: true }).enablePositionalOptions();
   let code: number = EXIT.ok;
   const action = (command: PoolBoyCommand) => async (own: Record<string, unknown>, cmd: Command) => {
-    const flags: Flags & { password?: string; token?: string; summaryFile?: string } = mergeFlags(program.opts(), own, cmd);
+    const flags: Flags & { summaryFile?: string } = mergeFlags(program.opts(), own, cmd);
     debug = debug || Boolean(flags.debug);
     code = await withSummaryFile(command, flags.summaryFile, io, (onResult) => execute(command, flags, { ...io, onResult }, had));
   };
@@ -448,7 +453,7 @@ export async function main(io: Io): Promise<number> {
       if (had.json) writeFailure(errorJson(null, { message: error.message.replace(/^error: /, ""), hint: usageHint }), had, io);
       return EXIT.usage;
     }
-    const exitCode = printError(error, io, debug);
+    const exitCode = printError(error, io, debug, masked(had));
     if (had.json) writeFailure({ ...errorJson(error), exitCode }, had, io);
     return exitCode;
   }
@@ -457,5 +462,5 @@ export async function main(io: Io): Promise<number> {
 /** --json on failure: still one document on stdout (the message is on stderr too, for people). */
 function writeFailure(error: ReturnType<typeof errorJson>, had: Had, io: Io): void {
   const doc = failureJson(error, { command: had.command, repo: had.repo, branch: had.branch, result: had.result ?? had.judged ?? null });
-  io.stdout.write(redact(JSON.stringify(doc, null, 2)) + "\n");
+  io.stdout.write(masked(had)(JSON.stringify(doc, null, 2)) + "\n");
 }

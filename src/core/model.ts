@@ -207,11 +207,11 @@ export type OwnerState =
       access?: { team: string | null; status: 401 | 403 };
     };
 
-export const REASONS = ["alive", "finished", "stale", "young", "unknown", "conflict", "held", "debug-window"] as const;
+export const REASONS = ["alive", "finished", "stale", "young", "no-timeout", "unknown", "conflict", "held", "debug-window"] as const;
 export type Reason = (typeof REASONS)[number];
 
 export type Verdict =
-  | { action: "keep"; reason: "alive" | "young" | "unknown" | "conflict" | "held" | "debug-window"; detail: string }
+  | { action: "keep"; reason: "alive" | "young" | "no-timeout" | "unknown" | "conflict" | "held" | "debug-window"; detail: string }
   | { action: "release"; reason: "finished" | "stale"; detail: string };
 
 /** One claimed lock with everything decided about it. */

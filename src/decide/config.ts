@@ -3,7 +3,9 @@
 
 import type { PoolPolicy } from "../core/model.js";
 import { API_TIMEOUT_BOUNDS, POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
+import type { Secret } from "../core/redact.js";
 import { parseConfigFile, type ConfigLayer } from "./config-file.js";
+import { parseRepoUrl } from "./repo-url.js";
 
 export type Command = "status" | "clean";
 
@@ -35,15 +37,22 @@ export interface Flags {
   only?: string[];
   exitCode?: boolean;
   config?: string;
+  /** hidden options that exist only to be refused (by the CLI, before anything else): a secret on the command line */
+  password?: string;
+  token?: string;
 }
 
-/** What fly's ~/.flyrc says about one target. */
-export interface FlyTargetInput {
+/** What fly's ~/.flyrc says about one target (read by io/atc/flyrc.ts). */
+export interface FlyTarget {
+  /** the target's name, as in `fly -t NAME` */
   name: string;
   api: string;
+  /** "main" when the file leaves it empty, as fly does */
   team: string;
+  /** null when the target never logged in or logged out */
   token: string | null;
   insecure: boolean;
+  /** the PEM text itself (fly stores the certificate, not a path) */
   caCert: string | null;
   /** the .flyrc file the target was read from, for messages */
   file?: string;
@@ -53,6 +62,34 @@ export type AtcAuthConfig =
   | { kind: "none" }
   | { kind: "password"; username: string; password: string }
   | { kind: "token"; token: string; source: string; flyTarget?: string };
+
+/**
+ * How git proves who it is to the pool repository. Resolved here from the URL and the environment;
+ * the transport only writes the files git needs (the key, known_hosts, an askpass script).
+ */
+export type RepoAuth =
+  | { kind: "none" }
+  | {
+      kind: "ssh";
+      /** POOL_REPO_SSH_PRIVATE_KEY as given (the transport checks and normalises it); null: ssh's own keys or agent */
+      privateKey: string | null;
+      /** POOL_REPO_SSH_KNOWN_HOSTS as given */
+      knownHosts: string | null;
+      /** the user's ~/.ssh/known_hosts, read (never written) by the CLI */
+      userKnownHosts: string | null;
+    }
+  | { kind: "https"; username: string; password: string };
+
+/** The environment variables of the repository's credentials. */
+export const REPO_ENV = {
+  sshPrivateKey: "POOL_REPO_SSH_PRIVATE_KEY",
+  sshKnownHosts: "POOL_REPO_SSH_KNOWN_HOSTS",
+  username: "POOL_REPO_USERNAME",
+  password: "POOL_REPO_PASSWORD",
+} as const;
+
+/** Used when a password/token is given without a user name; GitHub and GitLab accept any name with a token. */
+export const DEFAULT_TOKEN_USERNAME = "x-access-token";
 
 export interface AtcConfig {
   url: string;
@@ -84,7 +121,13 @@ export interface OnlyEntry {
 
 export interface Config {
   command: Command;
+  /** the repository URL or path, credentials removed (they are in repoAuth) */
   repo: string;
+  repoAuth: RepoAuth;
+  /** settings that were ignored, credentials over plain http */
+  repoWarnings: string[];
+  /** every credential resolved (used or not), for the one redactor of the run (makeRedactor) */
+  secrets: Secret[];
   branch: string | null;
   pools: PoolSelection;
   team: string;
@@ -116,16 +159,19 @@ export interface ResolveInput {
   flags: Flags;
   env: Record<string, string | undefined>;
   /** the target named by --target / POOL_BOY_TARGET, already read from ~/.flyrc; a string is why it could not be */
-  flyTarget: FlyTargetInput | string | null;
+  flyTarget: FlyTarget | string | null;
   /** text of files named by --password-file, --token-file, --ca-cert (and their variables); null: unreadable */
   files: Record<string, string | null>;
   /** whether the terminal wants colour (stdout is a TTY) */
   isTTY: boolean;
   /** stdout's width when it is a terminal */
   terminalColumns?: number | undefined;
+  /** the text of the user's ~/.ssh/known_hosts, or null */
+  sshKnownHosts?: string | null;
 }
 
-export type ResolveResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+/** Either way, the secrets found: an error message is masked too. */
+export type ResolveResult = { ok: true; config: Config } | { ok: false; problems: string[]; secrets: Secret[] };
 
 /** The environment variable behind each option, for --help, errors and the docs. */
 export const ENV = {
@@ -287,6 +333,89 @@ function sameApi(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+const nonEmpty = (value: string | undefined): string | null => (value === undefined || value.trim() === "" ? null : value);
+
+/**
+ * The repository's URL and credentials: from the URL (only when it comes from the environment:
+ * a flag's value shows in process lists) and POOL_REPO_USERNAME/PASSWORD, POOL_REPO_SSH_*.
+ */
+export function resolveRepo(
+  repo: string,
+  source: string,
+  env: Record<string, string | undefined>,
+  userKnownHosts: string | null,
+): { url: string; auth: RepoAuth; warnings: string[]; problems: string[]; secrets: Secret[] } {
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  const secrets: Secret[] = [];
+  const envUser = nonEmpty(env[REPO_ENV.username]);
+  const envPassword = nonEmpty(env[REPO_ENV.password]);
+  const key = nonEmpty(env[REPO_ENV.sshPrivateKey]);
+  if (envPassword !== null) secrets.push({ value: envPassword, ...(envUser !== null ? { user: envUser } : {}) });
+  if (key !== null) secrets.push({ value: key });
+  const location = parseRepoUrl(repo.trim());
+  const refuse = () =>
+    problems.push(
+      `${source}: credentials inside the repository URL are not accepted on the command line (they show in process lists and shell history); ` +
+        `give the URL in ${ENV.repo} in the environment, or the credentials in ${REPO_ENV.username}/${REPO_ENV.password}`,
+    );
+  const fromFlag = source.startsWith("--");
+
+  if (location.kind === "ssh") {
+    if (location.password !== null) {
+      secrets.push({ value: location.password });
+      if (fromFlag) refuse();
+      else warnings.push(`the repository URL holds a password, which ssh does not use: it was removed; use ${REPO_ENV.sshPrivateKey}`);
+    }
+    if (envPassword !== null) warnings.push(`${REPO_ENV.password} is ignored for an ssh repository URL`);
+    return { url: location.url, auth: { kind: "ssh", privateKey: key, knownHosts: nonEmpty(env[REPO_ENV.sshKnownHosts]), userKnownHosts }, warnings, problems, secrets };
+  }
+  if (location.kind !== "http") return { url: location.url, auth: { kind: "none" }, warnings, problems, secrets };
+
+  if (location.password !== null) {
+    secrets.push({ value: location.password, ...(location.username !== null ? { user: location.username } : {}) });
+    if (location.rawPassword !== null) secrets.push({ value: location.rawPassword });
+  }
+  if (key !== null) warnings.push(`${REPO_ENV.sshPrivateKey} is ignored for an ${location.scheme} repository URL`);
+  // https://TOKEN@host is how GitHub and GitLab tokens are often put in a URL: a user name with no
+  // password. Unless a password comes from the environment for that user, it is handed over by
+  // askpass like a password (left in the URL it would reach git-remote-https's arguments).
+  const tokenAsUser = location.password === null && envPassword === null && envUser === null && location.username !== null;
+  if (tokenAsUser && location.username !== null) secrets.push({ value: location.username });
+  if (fromFlag && (location.password !== null || tokenAsUser)) refuse();
+  const password = envPassword ?? location.password ?? (tokenAsUser ? "" : null);
+  if (envPassword !== null && location.password !== null) {
+    warnings.push(`the repository URL holds credentials and so does ${REPO_ENV.password}: ${REPO_ENV.password} is used`);
+  }
+  // Nothing secret to hand over: the URL (and any user name in it) stays as it is, and the user's
+  // own credential helpers, if any, answer.
+  if (password === null) return { url: repo.trim(), auth: { kind: "none" }, warnings, problems, secrets };
+  if (location.scheme === "http") warnings.push(`the repository URL is plain http: the credentials travel unencrypted; use https`);
+  const username = envUser ?? location.username ?? DEFAULT_TOKEN_USERNAME;
+  return { url: location.url, auth: { kind: "https", username, password }, warnings, problems, secrets };
+}
+
+/** The password inside an http(s) URL, as a secret (decoded and as written). */
+function urlSecrets(text: string | undefined): Secret[] {
+  if (!text) return [];
+  try {
+    const u = new URL(text);
+    if (!u.password) return u.username ? [{ value: decodeURIComponentSafe(u.username) }] : [];
+    const user = decodeURIComponentSafe(u.username);
+    return [{ value: decodeURIComponentSafe(u.password), user }, { value: u.password }];
+  } catch {
+    return [];
+  }
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 export function resolveConfig(input: ResolveInput): ResolveResult {
   const { flags, env } = input;
   const problems: string[] = [];
@@ -302,8 +431,24 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
     return v === undefined ? false : (parseBool(v, envName, problems) ?? false);
   };
 
-  const [repo] = pick(flags.repo, ENV.repo, "--repo");
-  if (!repo) problems.push(`--repo (or ${ENV.repo}) is required: the pool repository's git URL or local path`);
+  const secrets: Secret[] = [];
+
+  const [repoGiven, repoSource] = pick(flags.repo, ENV.repo, "--repo");
+  if (!repoGiven) problems.push(`--repo (or ${ENV.repo}) is required: the pool repository's git URL or local path`);
+  let repo: string | undefined;
+  let repoAuth: RepoAuth = { kind: "none" };
+  let repoWarnings: string[] = [];
+  if (repoGiven) {
+    const resolved = resolveRepo(repoGiven, repoSource, env, input.sshKnownHosts ?? null);
+    secrets.push(...resolved.secrets);
+    problems.push(...resolved.problems);
+    repo = resolved.url;
+    repoAuth = resolved.auth;
+    repoWarnings = resolved.warnings;
+  } else {
+    // not used, but masked all the same
+    for (const name of [REPO_ENV.password, REPO_ENV.sshPrivateKey]) if (nonEmpty(env[name]) !== null) secrets.push({ value: env[name]! });
+  }
 
   const [branch] = pick(flags.branch, ENV.branch, "--branch");
 
@@ -335,7 +480,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const [targetName, targetSource] = pick(flags.target, ENV.target, "--target");
   // How the messages name the target: the way the user gave it.
   const targetLabel = targetSource === "--target" ? `--target ${targetName}` : `${ENV.target}=${targetName}`;
-  let target: FlyTargetInput | null = null;
+  let target: FlyTarget | null = null;
   if (targetName) {
     if (typeof input.flyTarget === "string") problems.push(`${targetLabel}: ${input.flyTarget}`);
     else if (input.flyTarget === null) problems.push(`${targetLabel}: no such target in ~/.flyrc (log in first: fly -t ${targetName} login -c URL)`);
@@ -348,6 +493,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   }
 
   const [urlText, urlSource] = pick(flags.concourseUrl, ENV.concourseUrl, "--concourse-url");
+  secrets.push(...urlSecrets(urlText));
   let apiUrl: string | null = null;
   if (urlText !== undefined) {
     if (!isHttpUrl(urlText)) problems.push(`${urlSource}: "${urlText.replace(/\/\/[^@/]*@/, "//***@")}" is not an http(s) URL (e.g. https://ci.example.com)`);
@@ -374,15 +520,23 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
     if (trimmed.length === 0) problems.push(`${source}: "${path}" is empty (it must hold the secret itself, on its first line)`);
     return trimmed;
   };
+  const secretFrom = (value: string | undefined, user?: string) => {
+    if (value) secrets.push({ value, ...(user ? { user } : {}) });
+  };
   let password = env[ENV.password] || undefined;
+  secretFrom(password, username);
   if (passwordFile) password = readSecretFile(passwordFile, passwordFileSource) ?? password;
+  secretFrom(password, username);
   let token = env[ENV.token] || undefined;
+  secretFrom(token);
   let tokenSource = ENV.token as string;
   if (tokenFile) {
     token = readSecretFile(tokenFile, tokenFileSource) ?? token;
+    secretFrom(token);
     tokenSource = `${tokenFileSource} ${tokenFile}`;
   }
 
+  secretFrom(target?.token ?? undefined);
   let auth: AtcAuthConfig = { kind: "none" };
   const passwordLabel = passwordFile ? `${passwordFileSource} ${passwordFile}` : ENV.password;
   if (username && !password) problems.push(`${usernameSource} is set but no password: set ${ENV.password} or --password-file (or ${ENV.passwordFile})`);
@@ -428,6 +582,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const maxAttempts = counted(attemptsText, attemptsSource, COUNT_BOUNDS.maxAttempts);
 
   const [pushgateway, pushSource] = pick(flags.pushgateway, ENV.pushgateway, "--pushgateway");
+  secrets.push(...urlSecrets(pushgateway));
   if (pushgateway !== undefined && !isHttpUrl(pushgateway))
     problems.push(`${pushSource}: "${pushgateway.replace(/\/\/[^@/]*@/, "//***@")}" is not an http(s) URL (e.g. http://pushgateway:9091)`);
   const [metricsFile] = pick(flags.metricsFile, ENV.metricsFile, "--metrics-file");
@@ -460,13 +615,15 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   // Links go where colour goes: a terminal that is not dumb; --no-color and NO_COLOR turn both off.
   const hyperlinks = color;
 
-  if (problems.length > 0 || !repo) return { ok: false, problems };
+  if (problems.length > 0 || !repo) return { ok: false, problems, secrets };
   return {
     ok: true,
     config: {
       command: input.command,
       repo,
-      branch: branch ?? null,
+      repoAuth,
+      repoWarnings,
+      secrets,      branch: branch ?? null,
       pools,
       team,
       atc,

@@ -73,7 +73,7 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
         return { action: "keep", reason: "unknown", detail: `${why}; no timeout given for the pool (--pools), and only a timeout could judge it` };
       if (age === null) return { action: "keep", reason: "unknown", detail: `${why}; no claim commit found to age it` };
       if (policy.timeoutSeconds === null)
-        return { action: "keep", reason: "young", detail: `${why}; the pool's timeout is never` };
+        return { action: "keep", reason: "no-timeout", detail: `${why}; the pool has no timeout (never), so only the API can release it` };
       // Never released by age while dated in the future, whatever the timeout: the safe side.
       const ahead = aheadSeconds(lock, now) ?? 0;
       if (ahead > 0)

@@ -14,7 +14,7 @@ import { basename, dirname, join } from "node:path";
 import { Gauge, Registry } from "prom-client";
 import { PoolBoyError } from "../core/errors.js";
 import type { RunResult, Verdict } from "../core/model.js";
-import { redact, registerSecret, safeUrl } from "../core/redact.js";
+import { redact, safeUrl } from "../core/redact.js";
 
 /** The metric names, for callers and tests. */
 export const METRIC = {
@@ -40,6 +40,7 @@ export type VerdictKey = VerdictKeyOf<Verdict>;
 export const VERDICT_KEYS: readonly VerdictKey[] = [
   { action: "keep", reason: "alive" },
   { action: "keep", reason: "young" },
+  { action: "keep", reason: "no-timeout" },
   { action: "keep", reason: "unknown" },
   { action: "keep", reason: "conflict" },
   { action: "keep", reason: "held" },
@@ -245,7 +246,6 @@ export async function pushMetrics(
   if (base.username || base.password) {
     const user = decodeURIComponent(base.username);
     const password = decodeURIComponent(base.password);
-    registerSecret(password);
     headers["Authorization"] = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
     base.username = "";
     base.password = "";

@@ -74,6 +74,7 @@ function paint(c: ChalkInstance, reason: Reason, text: string): string {
     case "alive":
       return c.green(text);
     case "young":
+    case "no-timeout":
     case "debug-window":
       return c.cyan(text);
     case "held":

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { resolveConfig, ENV, type Config } from "../decide/config.js";
 import { EXIT, PoolBoyError } from "../core/errors.js";
-import { redact, registerSecret, safeUrl } from "../core/redact.js";
+import { makeRedactor, safeUrl, type Redactor } from "../core/redact.js";
 import type { RunResult } from "../core/model.js";
 import { run } from "../run.js";
 import { resultJson } from "../report/json.js";
@@ -72,8 +72,17 @@ function parseRequest(stdin: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** The one redactor of a request: the source's secrets, then every credential the configuration resolved. */
+interface Masks {
+  redactor: Redactor;
+}
+
+function sourceRedactor(request: Record<string, unknown>): Redactor {
+  return makeRedactor({ secrets: sourceSecrets(request["source"]).map((value) => ({ value })) });
+}
+
 /** source → the Config the CLI would build from the same settings. */
-function configFor(op: Operation, request: Record<string, unknown>, io: ResourceIo, dryRun: boolean): { config: Config; env: Record<string, string> } {
+function configFor(op: Operation, request: Record<string, unknown>, io: ResourceIo, dryRun: boolean, masks: Masks): { config: Config; env: Record<string, string> } {
   const translated = translateSource(request["source"]);
   if (!translated.ok) throw new Stop(EXIT.usage, translated.problems);
   const env: Record<string, string> = {};
@@ -81,10 +90,10 @@ function configFor(op: Operation, request: Record<string, unknown>, io: Resource
   Object.assign(env, translated.value.env);
   const command = op === "out" && !dryRun ? "clean" : "status";
   const resolved = resolveConfig({ command, flags: translated.value.flags, env, flyTarget: null, files: translated.value.files, isTTY: false });
+  const found = resolved.ok ? resolved.config.secrets : resolved.secrets;
+  masks.redactor = makeRedactor({ secrets: [...sourceSecrets(request["source"]).map((value) => ({ value })), ...found] });
   if (!resolved.ok) throw new Stop(EXIT.usage, resolved.problems.map(inSourceTerms));
   const config = resolved.config;
-  if (config.atc?.auth.kind === "password") registerSecret(config.atc.auth.password);
-  if (config.atc?.auth.kind === "token") registerSecret(config.atc.auth.token);
   return {
     config: { ...config, cacheDir: resourceCacheDir(io.env, config.repo, config.branch), verbose: translated.value.verbose, json: false, color: false, debug: false },
     env,
@@ -107,10 +116,10 @@ function commonMetadata(result: RunResult): Metadata[] {
   ];
 }
 
-async function check(request: Record<string, unknown>, io: ResourceIo, log: (line: string) => void): Promise<unknown> {
-  const { config, env } = configFor("check", request, io, false);
+async function check(request: Record<string, unknown>, io: ResourceIo, log: (line: string) => void, masks: Masks): Promise<unknown> {
+  const { config, env } = configFor("check", request, io, false, masks);
   await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
-  const result = await runOnce(config, env, io, log);
+  const result = await runOnce(config, env, io, log, masks.redactor);
   const current = versionOf(members(result));
   const previous = isResourceVersion(request["version"]) ? (request["version"] as ResourceVersion) : null;
   log(`check: ${summaryLine(result)}`);
@@ -121,16 +130,16 @@ async function check(request: Record<string, unknown>, io: ResourceIo, log: (lin
   return [current];
 }
 
-async function getReport(request: Record<string, unknown>, dir: string, io: ResourceIo, log: (line: string) => void): Promise<unknown> {
-  const { config, env } = configFor("in", request, io, false);
+async function getReport(request: Record<string, unknown>, dir: string, io: ResourceIo, log: (line: string) => void, masks: Masks): Promise<unknown> {
+  const { config, env } = configFor("in", request, io, false, masks);
   await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
-  const result = await runOnce(config, env, io, log);
+  const result = await runOnce(config, env, io, log, masks.redactor);
   const current = versionOf(members(result));
   const version = isResourceVersion(request["version"]) ? (request["version"] as ResourceVersion) : current;
-  const summary = redact(renderSummary({ command: "status", result, failure: null }));
+  const summary = masks.redactor.output(renderSummary({ command: "status", result, failure: null }));
   try {
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "status.json"), redact(JSON.stringify(resultJson(result), null, 2)) + "\n");
+    await writeFile(join(dir, "status.json"), masks.redactor.output(JSON.stringify(resultJson(result), null, 2)) + "\n");
     await writeFile(join(dir, "summary.txt"), summary);
     await writeFile(join(dir, "version.json"), JSON.stringify(version) + "\n");
   } catch (cause) {
@@ -146,13 +155,13 @@ async function getReport(request: Record<string, unknown>, dir: string, io: Reso
   return { version, metadata: [{ name: "releasable", value: current.releasable }, ...lockMetadata(result), ...commonMetadata(result)] };
 }
 
-async function put(request: Record<string, unknown>, dir: string, io: ResourceIo, log: (line: string) => void): Promise<unknown> {
+async function put(request: Record<string, unknown>, dir: string, io: ResourceIo, log: (line: string) => void, masks: Masks): Promise<unknown> {
   const params = parseOutParams(request["params"]);
   // Source and params are checked together, so that every problem is named at once.
   let problems = params.ok ? [] : params.problems;
   let setup: ReturnType<typeof configFor> | null = null;
   try {
-    setup = configFor("out", request, io, params.ok ? params.value.dryRun : true);
+    setup = configFor("out", request, io, params.ok ? params.value.dryRun : true, masks);
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
     problems = [...e.lines, ...problems];
@@ -166,8 +175,8 @@ async function put(request: Record<string, unknown>, dir: string, io: ResourceIo
   }
   void dir;
   await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
-  const result = await runOnce(config, setup.env, io, log);
-  io.stderr.write(redact(renderSummary({ command: result.command, result, failure: null })));
+  const result = await runOnce(config, setup.env, io, log, masks.redactor);
+  io.stderr.write(masks.redactor.output(renderSummary({ command: result.command, result, failure: null })));
   const version = versionOf(members(result));
   const dry = params.value.dryRun;
   const metadata: Metadata[] = [
@@ -180,37 +189,40 @@ async function put(request: Record<string, unknown>, dir: string, io: ResourceIo
   return { version, metadata };
 }
 
-async function runOnce(config: Config, env: Record<string, string>, io: ResourceIo, log: (line: string) => void): Promise<RunResult> {
-  return run(config, { env, now: io.now ?? (() => new Date()), log: config.verbose ? log : () => undefined, progress: () => undefined });
+async function runOnce(config: Config, env: Record<string, string>, io: ResourceIo, log: (line: string) => void, redactor: Redactor): Promise<RunResult> {
+  return run(config, { env, now: io.now ?? (() => new Date()), log: config.verbose ? log : () => undefined, progress: () => undefined, redactor });
 }
 
 export async function resourceMain(op: Operation, io: ResourceIo): Promise<number> {
-  const log = (line: string) => io.stderr.write(`pool-boy: ${redact(inSourceTerms(line))}\n`);
+  // the patterns alone until the request is read
+  const masks: Masks = { redactor: makeRedactor({ secrets: [] }) };
+  const mask = (text: string) => masks.redactor.output(text);
+  const log = (line: string) => io.stderr.write(`pool-boy: ${mask(inSourceTerms(line))}\n`);
   try {
     const request = parseRequest(io.stdin);
-    for (const secret of sourceSecrets(request["source"])) registerSecret(secret);
+    masks.redactor = sourceRedactor(request);
     let output: unknown;
-    if (op === "check") output = await check(request, io, log);
+    if (op === "check") output = await check(request, io, log, masks);
     else {
       const dir = io.argv[0];
       if (!dir) throw new Stop(EXIT.usage, [`${op} needs the directory Concourse gives as its argument`]);
-      output = op === "in" ? await getReport(request, dir, io, log) : await put(request, dir, io, log);
+      output = op === "in" ? await getReport(request, dir, io, log, masks) : await put(request, dir, io, log, masks);
     }
-    io.stdout.write(redact(JSON.stringify(output)) + "\n");
+    io.stdout.write(mask(JSON.stringify(output)) + "\n");
     return EXIT.ok;
   } catch (error) {
     if (error instanceof Stop) {
       io.stderr.write(`pool-boy: the resource's configuration has ${error.lines.length === 1 ? "a problem" : `${error.lines.length} problems`}:\n`);
-      for (const line of error.lines) io.stderr.write(`  - ${redact(line)}\n`);
+      for (const line of error.lines) io.stderr.write(`  - ${mask(line)}\n`);
       return error.code;
     }
     if (error instanceof PoolBoyError) {
-      for (const line of error.message.split("\n")) io.stderr.write(`pool-boy: ${redact(inSourceTerms(line))}\n`);
-      if (error.hint) io.stderr.write(`  ${redact(inSourceTerms(error.hint))}\n`);
+      for (const line of error.message.split("\n")) io.stderr.write(`pool-boy: ${mask(inSourceTerms(line))}\n`);
+      if (error.hint) io.stderr.write(`  ${mask(inSourceTerms(error.hint))}\n`);
       return error.exitCode;
     }
     const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${redact(stack)}\n`);
+    io.stderr.write(`pool-boy: unexpected failure (a bug; please report it): ${mask(stack)}\n`);
     return EXIT.bug;
   }
 }

@@ -215,7 +215,6 @@ export function translateSource(source: unknown, options: TranslateOptions = { c
   if (problems.length > 0) return { ok: false, problems };
 
   const flags: Flags = {
-    repo: uri,
     ...(branch ? { branch } : {}),
     ...(pools !== undefined ? { pools } : {}),
     ...(team ? { team } : {}),
@@ -231,7 +230,9 @@ export function translateSource(source: unknown, options: TranslateOptions = { c
     Object.assign(flags, { config: configFile.name });
     files[configFile.name] = configFile.text;
   }
-  const env: Record<string, string> = {};
+  // The URL goes in as POOL_REPO, not --repo: it comes on stdin, not on a command line, so
+  // credentials inside it are accepted (as the pool-resource accepts them).
+  const env: Record<string, string> = { [ENV.repo]: uri ?? "" };
   if (privateKey) env[GIT_ENV.privateKey] = privateKey;
   if (knownHosts) env[GIT_ENV.knownHosts] = knownHosts;
   if (username) env[GIT_ENV.username] = username;

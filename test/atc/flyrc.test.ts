@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { flyrcPaths, parseFlyrc, readFlyrc, type FlyTarget } from "../../src/io/atc/flyrc.js";
 import { PoolBoyError } from "../../src/core/errors.js";
-import { redact } from "../../src/core/redact.js";
 
 const TOKEN = "flyrc-token-value-0123456789abcdef";
 
@@ -43,24 +42,23 @@ test("parseFlyrc reads api, team, token, insecure and the CA certificate's PEM t
   assert.equal(ci.name, "ci");
   assert.equal(ci.api, "https://ci.example.com");
   assert.equal(ci.team, "platform");
-  assert.deepEqual(ci.token, { type: "bearer", value: TOKEN });
+  assert.equal(ci.token, TOKEN);
   assert.equal(ci.insecure, true);
   assert.match(ci.caCert ?? "", /^-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----\n$/);
-  assert.equal(ci.clientCertPath, null);
 });
 
 test("parseFlyrc: an empty team is main, a logged-out token is empty, a never-logged-in target has none", () => {
   const old = target(FLYRC, "old");
   assert.equal(old.team, "main");
-  assert.deepEqual(old.token, { type: "", value: "" });
+  assert.equal(old.token, null, "logged out");
   assert.equal(old.insecure, false);
   assert.equal(old.caCert, null);
   assert.equal(target(FLYRC, "fresh").token, null);
 });
 
-test("parseFlyrc registers every target's token as a secret", () => {
-  target(FLYRC, "fresh");
-  assert.equal(redact(`sent ${TOKEN}`), "sent ***");
+test("parseFlyrc: a target with a client certificate is refused with what to use instead", () => {
+  const error = parseFlyrc("targets:\n  ci:\n    api: https://x\n    client_cert_path: /c.pem\n    client_key_path: /k.pem\n", "ci");
+  assert.ok(error instanceof PoolBoyError && /client certificate/.test(error.message) && /CONCOURSE_TOKEN/.test(error.hint ?? ""));
 });
 
 test("parseFlyrc: an unknown target names the known ones and the login command", () => {
@@ -74,8 +72,10 @@ test("parseFlyrc: an unknown target names the known ones and the login command",
 test("parseFlyrc: broken YAML, no targets, no api", () => {
   const broken = parseFlyrc(`targets:\n  ci:\n    token: {value: "${TOKEN}"\n`, "ci");
   assert.ok(broken instanceof PoolBoyError);
-  assert.match(broken.message, /not valid YAML/);
-  assert.ok(!broken.message.includes(TOKEN));
+  assert.match(broken.message, /not valid YAML \(line \d+, column \d+\)/);
+  assert.ok(!broken.message.includes(TOKEN), "the YAML error's quote of the line is not shown");
+  const brokenElsewhere = parseFlyrc(`targets:\n  other:\n    token: {value: ${TOKEN}}\n  ci: [unclosed\n`, "ci");
+  assert.ok(brokenElsewhere instanceof PoolBoyError && !brokenElsewhere.message.includes(TOKEN) && !(brokenElsewhere.hint ?? "").includes(TOKEN));
   const none = parseFlyrc("other: 1\n", "ci");
   assert.ok(none instanceof PoolBoyError && /no targets/.test(none.message));
   const noApi = parseFlyrc("targets:\n  ci:\n    team: main\n", "ci");

@@ -65,7 +65,7 @@ for (const version of ["5.8.0", "6.3.0", "8.2.5"]) {
       const flyrc = parseFlyrc(`targets:\n  ci-${version}:\n    api: ${fake.url}\n    team: main\n    token: {type: bearer, value: "${token}"}\n`, `ci-${version}`);
       assert.ok(!(flyrc instanceof PoolBoyError));
       await assert.rejects(
-        connectAtc(options(flyrc.api, { kind: "token", token: flyrc.token?.value ?? "", source: `flyrc target ${flyrc.name}`, flyTarget: flyrc.name })),
+        connectAtc(options(flyrc.api, { kind: "token", token: flyrc.token ?? "", source: `flyrc target ${flyrc.name}`, flyTarget: flyrc.name })),
         (error: unknown) => {
           assert.ok(error instanceof PoolBoyError);
           assert.equal(error.kind, "atc");
@@ -87,7 +87,7 @@ test("a logged-out flyrc target is refused before anything is sent", async () =>
   try {
     const flyrc = parseFlyrc(`targets:\n  ci:\n    api: ${fake.url}\n    token: {type: "", value: ""}\n`, "ci");
     assert.ok(!(flyrc instanceof PoolBoyError));
-    await assert.rejects(connectAtc(options(flyrc.api, { kind: "token", token: flyrc.token?.value ?? "", source: "flyrc target ci", flyTarget: "ci" })), /logged out/);
+    await assert.rejects(connectAtc(options(flyrc.api, { kind: "token", token: flyrc.token ?? "", source: "flyrc target ci", flyTarget: "ci" })), /logged out/);
     assert.equal(fake.requests.length, 0);
   } finally {
     await fake.close();

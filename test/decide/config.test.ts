@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parsePools, policiesFor, resolveConfig, type Flags, type FlyTargetInput, type ResolveInput } from "../../src/decide/config.js";
+import { parsePools, policiesFor, resolveConfig, type Flags, type FlyTarget, type ResolveInput } from "../../src/decide/config.js";
 
 function resolve(flags: Flags, env: Record<string, string> = {}, extra: Partial<ResolveInput> = {}) {
   return resolveConfig({ command: "status", flags, env, flyTarget: null, files: {}, isTTY: false, ...extra });
@@ -112,7 +112,7 @@ test("passwords and tokens come from files", () => {
   assert.match(problems({ ...base, concourseUrl: "https://ci", username: "bot", passwordFile: "/missing" }, {}, { files: { "/missing": null } }).join(), /--password-file: cannot read "\/missing"/);
 });
 
-const target: FlyTargetInput = { name: "ci", api: "https://ci.example.com", team: "platform", token: "tok-flyrc-123", insecure: true, caCert: null };
+const target: FlyTarget = { name: "ci", api: "https://ci.example.com", team: "platform", token: "tok-flyrc-123", insecure: true, caCert: null };
 test("--target reuses fly's api, team, token and insecure", () => {
   const r = resolve({ ...base, target: "ci" }, {}, { flyTarget: target });
   assert.ok(r.ok);
@@ -146,6 +146,58 @@ test("colour: only on a terminal, never with NO_COLOR", () => {
 
 test("a CA certificate file must hold a PEM certificate", () => {
   assert.match(problems({ ...base, concourseUrl: "https://ci", caCert: "/ca.pem" }, {}, { files: { "/ca.pem": "not a cert" } }).join(), /holds no PEM certificate/);
+});
+
+// ---- the repository's credentials: resolved here, one line a case ----
+
+type AuthCase = [name: string, flags: Flags, env: Record<string, string>, url: string, auth: unknown];
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----";
+const authCases: AuthCase[] = [
+  ["a local path needs nothing", base, {}, "/tmp/pool.git", { kind: "none" }],
+  ["ssh with a deploy key and known hosts", { pools: "aws:2h" }, { POOL_REPO: "git@h:o/r.git", POOL_REPO_SSH_PRIVATE_KEY: KEY, POOL_REPO_SSH_KNOWN_HOSTS: "h ssh-ed25519 AAAA" }, "git@h:o/r.git", { kind: "ssh", privateKey: KEY, knownHosts: "h ssh-ed25519 AAAA", userKnownHosts: null }],
+  ["ssh without a key: ssh's own keys or agent", { ...base, repo: "ssh://git@h/r.git" }, {}, "ssh://git@h/r.git", { kind: "ssh", privateKey: null, knownHosts: null, userKnownHosts: null }],
+  ["https credentials inside POOL_REPO move out of the URL", { pools: "aws:2h" }, { POOL_REPO: "https://bot:t%21k@h/r.git" }, "https://h/r.git", { kind: "https", username: "bot", password: "t!k" }],
+  ["https://TOKEN@host in POOL_REPO is a token", { pools: "aws:2h" }, { POOL_REPO: "https://ghp_x@h/r.git" }, "https://h/r.git", { kind: "https", username: "ghp_x", password: "" }],
+  ["POOL_REPO_USERNAME/PASSWORD with a clean --repo", { ...base, repo: "https://h/r.git" }, { POOL_REPO_USERNAME: "u", POOL_REPO_PASSWORD: "p-123" }, "https://h/r.git", { kind: "https", username: "u", password: "p-123" }],
+  ["a user name in --repo with the password from the environment", { ...base, repo: "https://u@h/r.git" }, { POOL_REPO_PASSWORD: "p-123" }, "https://h/r.git", { kind: "https", username: "u", password: "p-123" }],
+  ["https without credentials: the user's own helpers", { ...base, repo: "https://h/r.git" }, {}, "https://h/r.git", { kind: "none" }],
+];
+for (const [name, flags, env, url, auth] of authCases) {
+  test(`repository auth: ${name}`, () => {
+    const r = resolve(flags, env);
+    assert.ok(r.ok, r.ok ? "" : r.problems.join("\n"));
+    assert.equal(r.config.repo, url);
+    assert.deepEqual(r.config.repoAuth, auth);
+  });
+}
+
+const refused: Array<[name: string, repo: string]> = [
+  ["user and token", "https://bot:tok-123@h/r.git"],
+  ["a token as the user", "https://ghp_tok123@h/r.git"],
+  ["an ssh password", "ssh://git:pw-123@h/r.git"],
+];
+for (const [name, repo] of refused) {
+  test(`--repo with credentials is refused: ${name}`, () => {
+    const r = resolve({ ...base, repo });
+    assert.equal(r.ok, false);
+    const text = r.ok ? "" : r.problems.join("\n");
+    assert.match(text, /--repo: credentials inside the repository URL are not accepted on the command line/);
+    assert.match(text, /POOL_REPO in the environment, or the credentials in POOL_REPO_USERNAME\/POOL_REPO_PASSWORD/);
+    assert.ok(!/tok-123|ghp_tok123|pw-123/.test(text), "the problem does not quote the secret");
+    assert.ok(!r.ok && r.secrets.length > 0, "and the secret is known to the redactor all the same");
+  });
+}
+
+test("every credential seen is in Config.secrets, used or not", () => {
+  const r = resolve(
+    { ...base, repo: "git@h:o/r.git", concourseUrl: "https://ci", tokenFile: "/t" },
+    { POOL_REPO_PASSWORD: "unused-for-ssh", POOL_REPO_SSH_PRIVATE_KEY: KEY, CONCOURSE_TOKEN: "env-token-1", POOL_BOY_PUSHGATEWAY: "https://pg:pg-pass@pg:9091" },
+    { files: { "/t": "file-token-2\n" } },
+  );
+  assert.ok(r.ok, r.ok ? "" : r.problems.join("\n"));
+  const values = r.config.secrets.map((s) => s.value);
+  for (const v of ["unused-for-ssh", KEY, "env-token-1", "file-token-2", "pg-pass"]) assert.ok(values.includes(v), v);
+  assert.ok(r.config.repoWarnings.some((w) => /POOL_REPO_PASSWORD is ignored/.test(w)));
 });
 
 // ---- Pool timeouts: 1 minute to 365 days, or never. Everything else is refused. ----
@@ -238,7 +290,7 @@ for (const [name, flags, env, want] of bounds) {
 }
 
 // ---- Messages name the input the user gave, and the fix. ----
-const flyTarget: FlyTargetInput = { name: "ci", api: "https://ci.example.com", team: "main", token: "tok-flyrc-123", insecure: false, caCert: null, file: "/home/op/.flyrc" };
+const flyTarget: FlyTarget = { name: "ci", api: "https://ci.example.com", team: "main", token: "tok-flyrc-123", insecure: false, caCert: null, file: "/home/op/.flyrc" };
 type MessageCase = [name: string, flags: Flags, env: Record<string, string>, extra: Partial<ResolveInput>, want: RegExp, notWant?: RegExp];
 const messages: MessageCase[] = [
   ["a bad api in .flyrc names the target and the file", { ...base, target: "ci" }, {}, { flyTarget: { ...flyTarget, api: "ci.example.com" } },

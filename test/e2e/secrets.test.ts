@@ -7,12 +7,19 @@
 // and its git/ssh children are alive and waiting: before the fake ATC answers (its beforeAnswer
 // hook) and when git connects to the sshd or HTTPS git server (through a TCP proxy that holds each
 // new connection until the checkpoint is done). On top of that, `git` and `ssh` are found on PATH
-// as small shims that log every invocation's arguments before running the real program, so even
-// the git commands that live for a millisecond are checked.
+// as small shims that log every invocation's arguments and environment before running the real
+// program, so even the git commands that live for a millisecond are checked; the environments of
+// the run's children alive at the checkpoints are read from /proc/PID/environ as well. git's
+// environment may hold only git's variables, and no secret but the repository password in the
+// askpass variable.
+//
+// Then masking (every form of a secret; never a name in pool-boy's own data), credentials typed
+// into --repo, and a run killed with SIGKILL followed by a new one.
 
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createServer as createHttpServer, type Server } from "node:http";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -25,7 +32,7 @@ import { startGitHttps, type GitHttps } from "../support/git-https.js";
 import { filesAt } from "../support/pool-repo.js";
 import { closeAll } from "../support/cleanup.js";
 import { needs, GIT_HTTP_BACKEND, OPENSSL, SSH, SSH_KEYGEN, SSHD } from "../support/programs.js";
-import { poolBoy, type CliRun } from "../support/cli.js";
+import { BIN, json, poolBoy, type CliRun } from "../support/cli.js";
 
 // ---- secrets and where to look for them ----------------------------------------------------
 
@@ -148,6 +155,8 @@ interface Watch {
   marker: string;
   secrets: Secret[];
   checkpoints: number;
+  /** environments of the run's child processes read from /proc while they ran */
+  environs: number;
   /** arguments of the run's own processes seen at checkpoints, secrets hidden */
   seen: string[];
   violations: string[];
@@ -169,6 +178,16 @@ async function checkpoint(): Promise<void> {
       const found = leaks(p.args, watch.secrets.filter((s) => s.unique || ours));
       if (found.length > 0) watch.violations.push(`pid ${p.pid}${ours ? " (of this run)" : ""} has ${found.join(", ")} in its arguments: ${hide(p.args, watch.secrets)}`);
       if (ours) watch.seen.push(hide(p.args, watch.secrets));
+      if (ours && p.marker === null) {
+        let environ: string;
+        try {
+          environ = readFileSync(`/proc/${p.pid}/environ`).toString("utf8").split("\0").join("\n");
+        } catch {
+          continue; // gone meanwhile
+        }
+        watch.environs++;
+        for (const problem of environProblems(environ, watch.secrets)) watch.violations.push(`pid ${p.pid} (${hide(p.args, watch.secrets)}) has ${problem} in its environment`);
+      }
     }
   }
 }
@@ -214,6 +233,46 @@ async function holdingProxy(target: number, hold: () => Promise<void>): Promise<
 
 // ---- the world --------------------------------------------------------------------------------
 
+/**
+ * A shim for `program` that logs its arguments and its whole environment, then runs the real
+ * program. git's environment is an allowlist, so the log's path cannot be inherited: the shim
+ * finds it in the environment of the nearest ancestor that has it (the CLI).
+ */
+function shim(program: string, real: string): string {
+  return `#!/bin/sh
+log=/dev/null
+p=$$
+while [ "$p" -gt 1 ] 2>/dev/null; do
+  found=$(tr '\\0' '\\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^${ARGV_LOG_VAR}=//p')
+  if [ -n "$found" ]; then log=$found; break; fi
+  p=$(sed 's/.*) [A-Za-z] \\([0-9]*\\).*/\\1/' "/proc/$p/stat" 2>/dev/null || echo 0)
+done
+{ printf '%s' ${program}; for a in "$@"; do printf ' %s' "$a"; done; printf '\\n'; } >>"$log"
+if [ "$log" != /dev/null ]; then { printf '== ${program}\\n'; tr '\\0' '\\n' <"/proc/$$/environ"; } >>"$log.environ"; fi
+exec ${real} "$@"
+`;
+}
+
+/** What a git, ssh or helper process may find in its environment, by name. */
+const GIT_ENV_NAME =
+  /^(PATH|HOME|USER|LOGNAME|TMPDIR|TZ|LANG|LC_[A-Z_]+|PWD|OLDPWD|SHLVL|_|[a-z_]*proxy|[A-Z_]*PROXY|SSL_CERT_(FILE|DIR)|CURL_CA_BUNDLE|XDG_CONFIG_HOME|GIT_[A-Z0-9_]+|POOL_BOY_GIT_(USERNAME|PASSWORD)|SSH_AUTH_SOCK)$/;
+
+/**
+ * What is wrong with one environment of a git child: a secret in it (the repository's password
+ * only in the askpass variable), or a variable that is not git's (CONCOURSE_*, POOL_REPO_*, …).
+ */
+function environProblems(environ: string, secrets: Secret[]): string[] {
+  const lines = environ.split("\n").filter((l) => l !== "" && !l.startsWith("== "));
+  const problems: string[] = [];
+  for (const line of lines) {
+    const name = line.slice(0, Math.max(0, line.indexOf("=")));
+    if (!GIT_ENV_NAME.test(name)) problems.push(`variable ${name || line.slice(0, 20)}`);
+    if (name === "POOL_BOY_GIT_PASSWORD" || name === "POOL_BOY_GIT_USERNAME") continue;
+    for (const found of leaks(line, secrets)) problems.push(`${found} in ${name}`);
+  }
+  return problems;
+}
+
 let s: Scenario;
 let sshd: Sshd;
 let https: GitHttps;
@@ -254,7 +313,7 @@ before(async () => {
     assert.ok(real.startsWith("/"), `${program} is installed`);
     await writeFile(
       join(shims, program),
-      `#!/bin/sh\n{ printf '%s' ${program}; for a in "$@"; do printf ' %s' "$a"; done; printf '\\n'; } >>"\${${ARGV_LOG_VAR}:-/dev/null}"\nexec ${real} "$@"\n`,
+      shim(program, real),
       { mode: 0o755 },
     );
   }
@@ -322,7 +381,7 @@ interface Expect {
 
 /** Run the CLI under watch and check every place a secret could show. */
 async function watched(args: string[], env: Record<string, string>, secrets: Secret[], expect: Expect): Promise<CliRun> {
-  const watch: Watch = { marker: hex(8), secrets, checkpoints: 0, seen: [], violations: [] };
+  const watch: Watch = { marker: hex(8), secrets, checkpoints: 0, environs: 0, seen: [], violations: [] };
   const argvLog = join(scratch, `argv-${watch.marker}.log`);
   active.add(watch);
   const run = await poolBoy(args, {
@@ -340,7 +399,7 @@ async function watched(args: string[], env: Record<string, string>, secrets: Sec
   assert.deepEqual(leaks(run.stderr, secrets), [], `a secret on stderr:\n${shown}`);
   assert.doesNotMatch(run.stdout + run.stderr, /\b(Bearer|Basic) [A-Za-z0-9+/=._~-]{8,}/, "no authorization header value");
 
-  assert.deepEqual(watch.violations, [], "a secret in a process's arguments");
+  assert.deepEqual(watch.violations, [], "a secret in a process's arguments or environment");
   if (expect.via !== "none") {
     assert.ok(watch.checkpoints > 0, "the run was looked at while it ran");
     assert.ok(watch.seen.some((args) => args.includes("pool-boy.js")), `the checkpoints saw the CLI:\n${watch.seen.join("\n")}`);
@@ -352,6 +411,15 @@ async function watched(args: string[], env: Record<string, string>, secrets: Sec
     if (expect.via === "ssh") assert.match(argv, /^ssh /m, "the ssh shim saw the run's ssh commands");
     assert.deepEqual(leaks(argv, secrets), [], `a secret in git's or ssh's arguments:\n${hide(argv, secrets)}`);
     assert.doesNotMatch(argv, /https:\/\/[^\s/@]+@/, `no credentials inside a URL in git's arguments:\n${hide(argv, secrets)}`);
+
+    // git's environment, as each git and ssh process started with it, and as /proc showed it
+    // for the children alive at the checkpoints (git-remote-https, ssh, the shell between them)
+    assert.ok(watch.environs > 0, "the checkpoints read the environment of the run's git children");
+    const environs = await readFile(`${argvLog}.environ`, "utf8").catch(() => "");
+    assert.match(environs, /^== git$/m, "the git shim logged git's environment");
+    const problems = environs.split(/^(?=== )/m).flatMap((block) => environProblems(block, secrets));
+    assert.deepEqual(problems, [], `git's environment holds more than git needs:\n${hide(environs, secrets)}`);
+    assert.doesNotMatch(environs, /^(CONCOURSE_|POOL_REPO_|POOL_BOY_E2E)/m);
   }
   return run;
 }
@@ -457,4 +525,209 @@ describe("no secret in output, logs, errors, files or process arguments", { conc
       });
     },
   );
+});
+
+// ---- masking: every form, and never a reveal ---------------------------------------------------
+
+/** A value in every form it takes on its way through URLs, forms, JSON and headers. */
+function everyForm(name: string, value: string, user?: string): Secret[] {
+  const percentAll = encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const json = JSON.stringify(value).slice(1, -1);
+  const forms: Array<[string, string]> = [
+    ["raw", value],
+    ["URL-encoded", encodeURIComponent(value)],
+    ["percent-encoded", percentAll],
+    ["form-encoded", new URLSearchParams({ v: value }).toString().slice(2)],
+    ["form-encoded (encodeURIComponent)", encodeURIComponent(value).replace(/%20/g, "+")],
+    ["JSON-escaped", json],
+    ["JSON-escaped, ASCII only", json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)],
+    ...(user === undefined ? [] : ([["in a Basic header", Buffer.from(`${user}:${value}`).toString("base64")]] as Array<[string, string]>)),
+  ];
+  return [...new Map(forms.map(([form, v]) => [v, { name: `${name} (${form})`, value: v, unique: true }])).values()];
+}
+
+/** A Concourse stand-in whose login endpoints quote the posted form back in their errors. */
+async function echoingAtc(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+    req.on("end", () => {
+      const send = (status: number, payload: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(payload));
+      };
+      if (req.method === "GET" && req.url === "/api/v1/info") return send(200, { version: "7.11.2" });
+      const form = new URLSearchParams(body);
+      const quoted = `posted ${body}; password ${JSON.stringify(form.get("password"))}; header ${req.headers.authorization ?? ""}; raw ${form.get("password") ?? ""}`;
+      // the issuer refuses with the form in its description, /sky/token with it in the error
+      if (req.url === "/sky/issuer/token") return send(401, { error: "access_denied", error_description: `Invalid credentials: ${quoted}` });
+      if (req.url === "/sky/token") return send(400, { error: `invalid_request ${quoted}` });
+      send(404, {});
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe("masking: every form of a secret, and never a reveal", () => {
+  test("a login endpoint that echoes the posted form: summarised, no form of the password shown", async () => {
+    const atc = await echoingAtc();
+    try {
+      const password = `pa ss"wo\\rd!é/${hex(4)}`;
+      const user = "echo-user";
+      const secrets = everyForm("the password", password, user);
+      for (const args of [["status"], ["status", "--verbose", "--debug"]]) {
+        const run = await poolBoy(args, { ...s.env, CONCOURSE_BASE_URL: atc.url, CONCOURSE_USERNAME: user, CONCOURSE_PASSWORD: password });
+        const shown = `exit ${run.code}\n${hide(run.stdout + run.stderr, secrets)}`;
+        assert.equal(run.code, 3, shown);
+        assert.match(run.stderr, /refused the login of "echo-user": \(the answer quotes the login form back; not shown\)/, shown);
+        assert.deepEqual(leaks(run.stdout + run.stderr, secrets), [], shown);
+      }
+    } finally {
+      await atc.close();
+    }
+  });
+
+  test("a password that is an ordinary word: the job of that name is shown as it is", async () => {
+    const user = { username: `word-${hex(3)}`, password: "deploy", teams: ["main"] };
+    s.atc.addUser(user);
+    const env = { ...s.env, CONCOURSE_USERNAME: user.username, CONCOURSE_PASSWORD: user.password, POOL_REPO_PASSWORD: "provision" };
+    const table = await poolBoy(["status"], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /deploy #1/, `the job deploy is shown by its name:\n${table.stdout}`);
+    assert.doesNotMatch(table.stdout + table.stderr, /\*\*\*/, "nothing was masked");
+    const report = json(await poolBoy(["status", "--json"], env));
+    const owners = report.locks.map((l) => JSON.stringify(l.owner ?? {}));
+    assert.ok(owners.some((o) => o.includes('"job":"deploy"')), owners.join("\n"));
+    assert.ok(owners.some((o) => o.includes('"job":"provision"')), owners.join("\n"));
+
+    // the same run with a password no name could be: masked wherever it shows (here: nowhere)
+    const strong = await poolBoy(["status"], { ...env, POOL_REPO_PASSWORD: `x!${hex(8)}` });
+    assert.equal(strong.code, 0, strong.stderr);
+    assert.match(strong.stdout, /deploy #1/);
+  });
+
+  test("a one-word password quoted in an API answer is masked there, and only there", async () => {
+    const user = { username: `quote-${hex(3)}`, password: "sesame", teams: ["main"] };
+    s.atc.addUser(user);
+    // the answer for deploy #1 (a 502 from something in front of the ATC) quotes the password
+    s.atc.inject({ kind: "status", status: 502, body: `upstream refused user ${user.username} with password sesame` }, { times: 2, path: "/jobs/deploy/builds/1" });
+    const run = await poolBoy(["status", "--json"], { ...s.env, CONCOURSE_USERNAME: user.username, CONCOURSE_PASSWORD: user.password });
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout + run.stderr, /sesame/, "the quoted password is masked");
+    assert.match(run.stdout, /upstream refused user quote-\w+ with password \*\*\*/, "the answer's own words stay");
+    assert.match(run.stdout, /"job": "deploy"/, "pool-boy's own data is left alone");
+  });
+
+  test("credentials typed into --repo are refused like --password, with the fix", async () => {
+    const token = `ghp_${hex(10)}`;
+    const cases: Array<[string, string]> = [
+      ["user and token", `https://bot:${token}@git.example.com/locks.git`],
+      ["a token as the user", `https://${token}@git.example.com/locks.git`],
+      ["an ssh password", `ssh://git:${token}@git.example.com/locks.git`],
+    ];
+    for (const [what, url] of cases) {
+      const run = await poolBoy(["status", "--repo", url, "--pools", "aws:2h"], { HOME: s.home });
+      assert.equal(run.code, 2, `${what}: ${run.stderr}`);
+      assert.match(run.stderr, /--repo: credentials inside the repository URL are not accepted on the command line/, what);
+      assert.match(run.stderr, /POOL_REPO in the environment, or the credentials in POOL_REPO_USERNAME\/POOL_REPO_PASSWORD/, what);
+      assert.ok(!run.stderr.includes(token) && !run.stdout.includes(token), `${what}: the token is not shown`);
+    }
+    // a user name that is only a user name (the password comes from the environment) is fine
+    const named = await poolBoy(["status", "--repo", `https://bot@127.0.0.1:1/locks.git`, "--pools", "aws:2h"], { HOME: s.home, POOL_REPO_PASSWORD: token });
+    assert.notEqual(named.code, 2, named.stderr);
+    assert.ok(!named.stderr.includes(token));
+  });
+});
+
+// ---- a killed run ---------------------------------------------------------------------------------
+
+/** Files named like the deploy key under `dir`. */
+function keyFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.startsWith("pool-boy-"))
+    .flatMap((name) => {
+      try {
+        return readdirSync(join(dir, name)).filter((f) => f === "id_pool_boy").map((f) => join(dir, name, f));
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Start the CLI in its own process group, against an ssh server that never answers. */
+function hangingRun(env: Record<string, string>): { pid: number; exited: Promise<void> } {
+  const child = spawn(process.execPath, [BIN, "status"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env }, stdio: "ignore", detached: true });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return { pid: child.pid ?? 0, exited };
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("a killed run leaves no key behind", () => {
+  test("SIGKILL mid-run, then a new run: the dead run's key is removed, a live run's is not", async () => {
+    const tmp = await mkdtemp(join(scratch, "tmp-"));
+    // accepts, never answers: ssh waits for the server's banner with the key on disk
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", () => resolve()));
+    const port = (silent.address() as { port: number }).port;
+    const held = new Set<number>();
+    try {
+      const env = {
+        ...apiEnv("none"),
+        TMPDIR: tmp,
+        POOL_REPO: `ssh://git@127.0.0.1:${port}/pool.git`,
+        POOL_REPO_BRANCH: s.repo.branch,
+        POOL_REPO_SSH_PRIVATE_KEY: sshd.clientKey,
+        POOL_REPO_SSH_KNOWN_HOSTS: `[127.0.0.1]:${port} ${sshd.hostKeyLine.split(" ").slice(1).join(" ")}`,
+      };
+      // a run still under way, whose key must survive the others' sweeps
+      const alive = hangingRun(env);
+      held.add(alive.pid);
+      await until("the live run's deploy key", () => keyFiles(tmp).length === 1);
+      const [liveKey] = keyFiles(tmp);
+
+      const doomed = hangingRun(env);
+      held.add(doomed.pid);
+      await until("the second run's deploy key", () => keyFiles(tmp).length === 2);
+      const deadKey = keyFiles(tmp).find((k) => k !== liveKey);
+      process.kill(-doomed.pid, "SIGKILL");
+      await doomed.exited;
+      held.delete(doomed.pid);
+      assert.ok(deadKey && existsSync(deadKey), "SIGKILL left the key behind (nothing could remove it)");
+
+      const next = await poolBoy(["status", "--verbose"], { ...apiEnv("none"), TMPDIR: tmp });
+      assert.equal(next.code, 0, next.stderr);
+      assert.match(next.stderr, /removed .*pool-boy-\S+, left behind by a pool-boy run that was killed/);
+      assert.ok(!existsSync(deadKey), "the dead run's key is gone");
+      assert.ok(liveKey && existsSync(liveKey), "the live run's key is left alone");
+      assert.deepEqual(keyFiles(tmp), [liveKey]);
+      process.kill(-alive.pid, "SIGKILL");
+      await alive.exited;
+      held.delete(alive.pid);
+    } finally {
+      for (const pid of held) {
+        try {
+          process.kill(-pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
 });

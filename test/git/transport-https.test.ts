@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepareTransport, explainGitFailure, type Transport } from "../../src/io/git/transport.js";
+import { explainGitFailure } from "../../src/io/git/transport.js";
+import { transportFor, type PreparedTransport } from "../support/transport.js";
 import { redact } from "../../src/core/redact.js";
 import { startGitHttps, type GitHttps } from "../support/git-https.js";
 import { git, gitOk, seedLockRepo } from "../support/git.js";
@@ -44,8 +45,8 @@ async function runEnv(extra: Record<string, string | undefined> = {}): Promise<{
   };
 }
 
-async function withTransport<T>(input: { url: string; env: Record<string, string | undefined> }, body: (transport: Transport) => Promise<T>): Promise<T> {
-  const transport = await prepareTransport({ tmpRoot: scratch, ...input });
+async function withTransport<T>(input: { url: string; env: Record<string, string | undefined> }, body: (transport: PreparedTransport) => Promise<T>): Promise<T> {
+  const transport = await transportFor({ tmpRoot: scratch, ...input });
   try {
     return await body(transport);
   } finally {
@@ -92,7 +93,8 @@ describe("https transport against a real git http server", requirement, () => {
       await mkdir(join(work, "pool", "unclaimed"), { recursive: true });
       await writeFile(join(work, "pool", "unclaimed", "lock-a"), "");
       await gitOk(["add", "-A"], transport.env, work);
-      await gitOk(["commit", "-q", "-m", "pool-boy: releasing lock-a"], transport.env, work);
+      // the author is the test's: git's environment from the transport holds no identity
+      await gitOk(["-c", "user.name=pool-boy test", "-c", "user.email=pool-boy@example.invalid", "commit", "-q", "-m", "pool-boy: releasing lock-a"], transport.env, work);
       await gitOk(["push", "-q", "origin", "HEAD:main"], transport.env, work);
       // the clone's config holds the URL git was given: no credentials in it
       assertNoSecret(await readFile(join(work, ".git", "config"), "utf8"));

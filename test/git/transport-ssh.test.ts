@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { prepareTransport, explainGitFailure, gitFailure, type Transport } from "../../src/io/git/transport.js";
+import { explainGitFailure, gitFailure } from "../../src/io/git/transport.js";
+import { transportFor, type PreparedTransport } from "../support/transport.js";
 import { PoolBoyError } from "../../src/core/errors.js";
 import { startSshd, makeKeyPair, type Sshd } from "../support/sshd.js";
 import { git, gitOk, seedLockRepo } from "../support/git.js";
@@ -64,8 +65,8 @@ async function runEnv(extra: Record<string, string | undefined> = {}): Promise<{
   return { env, home };
 }
 
-async function withTransport<T>(input: { url: string; env: Record<string, string | undefined>; tmpRoot?: string }, body: (transport: Transport) => Promise<T>): Promise<T> {
-  const transport = await prepareTransport({ tmpRoot: scratch, ...input });
+async function withTransport<T>(input: { url: string; env: Record<string, string | undefined>; tmpRoot?: string }, body: (transport: PreparedTransport) => Promise<T>): Promise<T> {
+  const transport = await transportFor({ tmpRoot: scratch, ...input });
   try {
     return await body(transport);
   } finally {
@@ -107,7 +108,8 @@ describe("ssh transport against a real sshd", requirement, () => {
       await mkdir(join(work, "pool", "unclaimed"), { recursive: true });
       await writeFile(join(work, "pool", "unclaimed", "lock-a"), "");
       await gitOk(["add", "-A"], transport.env, work);
-      await gitOk(["commit", "-q", "-m", "pool-boy: releasing lock-a"], transport.env, work);
+      // the author is the test's: git's environment from the transport holds no identity
+      await gitOk(["-c", "user.name=pool-boy test", "-c", "user.email=pool-boy@example.invalid", "commit", "-q", "-m", "pool-boy: releasing lock-a"], transport.env, work);
       await gitOk(["push", "-q", "origin", "HEAD:main"], transport.env, work);
     });
     const log = await gitOk(["--git-dir", join(repos, "locks.git"), "log", "-1", "--format=%s", "main"], seedEnv);
@@ -222,7 +224,7 @@ describe("ssh transport against a real sshd", requirement, () => {
   it("a passphrase-protected key is refused up front with a clear error", async () => {
     const locked = await makeKeyPair(await mkdtemp(join(scratch, "k-")), "locked", { passphrase: "a passphrase nobody types" });
     const { env } = await runEnv({ POOL_REPO_SSH_PRIVATE_KEY: locked.privateKey, POOL_REPO_SSH_KNOWN_HOSTS: sshd.hostKeyLine });
-    await assert.rejects(prepareTransport({ url: sshd.url("locks.git"), env, tmpRoot: scratch }), (error: unknown) => {
+    await assert.rejects(transportFor({ url: sshd.url("locks.git"), env, tmpRoot: scratch }), (error: unknown) => {
       assert.ok(error instanceof PoolBoyError);
       assert.equal(error.kind, "config");
       assert.match(error.message, /passphrase/);
@@ -251,7 +253,7 @@ describe("ssh transport against a real sshd", requirement, () => {
 
   it("the key file is 0600 in a 0700 dir while in use, and gone after cleanup", async () => {
     const { env } = await runEnv({ POOL_REPO_SSH_PRIVATE_KEY: sshd.clientKey, POOL_REPO_SSH_KNOWN_HOSTS: sshd.hostKeyLine });
-    const transport = await prepareTransport({ url: sshd.url("locks.git"), env, tmpRoot: scratch });
+    const transport = await transportFor({ url: sshd.url("locks.git"), env, tmpRoot: scratch });
     const keyFile = /-i (\S+)/.exec(transport.env.GIT_SSH_COMMAND ?? "")?.[1] ?? "";
     try {
       assert.equal((await stat(keyFile)).mode & 0o777, 0o600);

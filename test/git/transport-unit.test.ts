@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import {
-  prepareTransport,
   parseRepoUrl,
   parsePrivateKey,
   explainGitFailure,
@@ -19,9 +18,12 @@ import {
   ASKPASS_PASSWORD_VAR,
   ASKPASS_USERNAME_VAR,
   DEFAULT_TOKEN_USERNAME,
+  prepareTransport,
+  removeAbandonedDirs,
 } from "../../src/io/git/transport.js";
 import { PoolBoyError } from "../../src/core/errors.js";
-import { redact, registerSecret } from "../../src/core/redact.js";
+import { makeRedactor } from "../../src/core/redact.js";
+import { transportFor } from "../support/transport.js";
 import { makeKeyPair, type KeyPair } from "../support/sshd.js";
 import { needs, SSH_KEYGEN } from "../support/programs.js";
 
@@ -241,7 +243,7 @@ describe("bundled known_hosts", keygen, () => {
 describe("prepareTransport: ssh", keygen, () => {
   it("writes the key 0600 in a 0700 dir, builds GIT_SSH_COMMAND, keeps the key out of env and args, and cleans up", async () => {
     const home = await mkdtemp(join(scratch, "home-"));
-    const transport = await prepareTransport({
+    const transport = await transportFor({
       url: "git@github.com:org/locks.git",
       env: { PATH: process.env.PATH, HOME: home, POOL_REPO_SSH_PRIVATE_KEY: key.privateKey.replace(/\n/g, "\r\n").trimEnd(), POOL_OTHER_TOKEN: "abcdefgh12345" },
       tmpRoot: scratch,
@@ -265,8 +267,9 @@ describe("prepareTransport: ssh", keygen, () => {
       assert.equal(transport.env.POOL_REPO_SSH_PRIVATE_KEY, undefined);
       assert.equal(transport.env.POOL_OTHER_TOKEN, undefined);
       assertNoKeyText(JSON.stringify(transport.env), key.privateKey);
-      // the key is redacted from anything shown from now on
-      assert.ok(!redact(`oops: ${key.privateKey}`).includes(keyLines(key.privateKey)[0] ?? "x"));
+      // the run's redactor hides the key from anything shown
+      assert.ok(!transport.redactor.output(`oops: ${key.privateKey}`).includes(keyLines(key.privateKey)[0] ?? "x"));
+      assert.ok(!transport.redactor.output(`oops: ${keyLines(key.privateKey)[1]}`).includes(keyLines(key.privateKey)[1] ?? "x"));
       await transport.cleanup();
       assert.equal(existsSync(dirname(keyFile)), false);
       await transport.cleanup(); // twice is fine
@@ -278,7 +281,7 @@ describe("prepareTransport: ssh", keygen, () => {
   it("quotes paths: a temp root with spaces, quotes and % still gives ssh the right files", async () => {
     const odd = join(scratch, "dir with 'odd' %d chars");
     await mkdir(odd);
-    const transport = await prepareTransport({ url: "ssh://git@example.com/x.git", env: { PATH: process.env.PATH, POOL_REPO_SSH_PRIVATE_KEY: key.privateKey }, tmpRoot: odd });
+    const transport = await transportFor({ url: "ssh://git@example.com/x.git", env: { PATH: process.env.PATH, POOL_REPO_SSH_PRIVATE_KEY: key.privateKey }, tmpRoot: odd });
     try {
       // Ask ssh itself how it reads the command: -G prints the options it resolved.
       const command = `${transport.env.GIT_SSH_COMMAND ?? ""} -G example.com`;
@@ -300,7 +303,7 @@ describe("prepareTransport: ssh", keygen, () => {
     const home = await mkdtemp(join(scratch, "home-"));
     await mkdir(join(home, ".ssh"));
     await writeFile(join(home, ".ssh", "known_hosts"), "mine.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMine\r\n");
-    const transport = await prepareTransport({
+    const transport = await transportFor({
       url: "ssh://git@mine.example.com/x.git",
       env: { PATH: process.env.PATH, HOME: home, POOL_REPO_SSH_KNOWN_HOSTS: "[given.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGiven\\ngiven2.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGiven2" },
       tmpRoot: scratch,
@@ -323,7 +326,7 @@ describe("prepareTransport: ssh", keygen, () => {
     const protectedKey = await makeKeyPair(scratch, "protected2", { passphrase: "s3cret-passphrase" });
     const root = await mkdtemp(join(scratch, "root-"));
     await assert.rejects(
-      prepareTransport({ url: "ssh://git@example.com/x.git", env: { POOL_REPO_SSH_PRIVATE_KEY: protectedKey.privateKey }, tmpRoot: root }),
+      transportFor({ url: "ssh://git@example.com/x.git", env: { POOL_REPO_SSH_PRIVATE_KEY: protectedKey.privateKey }, tmpRoot: root }),
       (error: unknown) => error instanceof PoolBoyError && /passphrase/.test(error.message),
     );
     assert.deepEqual(await readdir(root), []);
@@ -333,7 +336,7 @@ describe("prepareTransport: ssh", keygen, () => {
 describe("prepareTransport: https", () => {
   it("strips credentials from the URL and hands them over through an askpass script that holds no secret", async () => {
     const token = "ghp_unitTestToken1234567890";
-    const transport = await prepareTransport({
+    const transport = await transportFor({
       url: `https://pool-bot:${token}@git.example.com/team/locks.git`,
       env: { PATH: process.env.PATH, HOME: scratch, GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.lowSpeedLimit", GIT_CONFIG_VALUE_0: "1" },
       tmpRoot: scratch,
@@ -349,17 +352,17 @@ describe("prepareTransport: https", () => {
       assert.ok(!text.includes(token) && !text.includes("pool-bot"), text);
       assert.equal(transport.env[ASKPASS_USERNAME_VAR], "pool-bot");
       assert.equal(transport.env[ASKPASS_PASSWORD_VAR], token);
-      // credential helpers are switched off, and the existing GIT_CONFIG_* entry kept
-      assert.equal(transport.env.GIT_CONFIG_COUNT, "2");
-      assert.equal(transport.env.GIT_CONFIG_KEY_0, "http.lowSpeedLimit");
-      assert.equal(transport.env.GIT_CONFIG_KEY_1, "credential.helper");
-      assert.equal(transport.env.GIT_CONFIG_VALUE_1, "");
+      // credential helpers are switched off; the caller's GIT_CONFIG_* entries are not git's to see
+      // (they can carry an http.extraHeader with a token): only the transport's own
+      assert.equal(transport.env.GIT_CONFIG_COUNT, "1");
+      assert.equal(transport.env.GIT_CONFIG_KEY_0, "credential.helper");
+      assert.equal(transport.env.GIT_CONFIG_VALUE_0, "");
       // run the script as git would
       const user = await run(script, ["Username for 'https://git.example.com': "], { env: transport.env });
       const pass = await run(script, ["Password for 'https://pool-bot@git.example.com': "], { env: transport.env });
       assert.equal(user.stdout, "pool-bot\n");
       assert.equal(pass.stdout, `${token}\n`);
-      assert.equal(redact(`fatal: ${token}`), "fatal: ***");
+      assert.equal(transport.redactor.outside(`fatal: ${token}`), "fatal: ***");
     } finally {
       await transport.cleanup();
     }
@@ -367,7 +370,7 @@ describe("prepareTransport: https", () => {
   });
 
   it("prefers POOL_REPO_USERNAME/POOL_REPO_PASSWORD, keeps them out of git's env under their own names, and defaults the user name", async () => {
-    const transport = await prepareTransport({
+    const transport = await transportFor({
       url: "https://olduser:oldtoken99@git.example.com/locks.git",
       env: { PATH: process.env.PATH, POOL_REPO_PASSWORD: "envtoken-abcdef", POOL_REPO_USERNAME: "envuser" },
       tmpRoot: scratch,
@@ -378,11 +381,11 @@ describe("prepareTransport: https", () => {
       assert.equal(transport.env[ASKPASS_PASSWORD_VAR], "envtoken-abcdef");
       assert.equal(transport.env.POOL_REPO_PASSWORD, undefined);
       assert.ok(transport.warnings.some((w) => w.includes("POOL_REPO_PASSWORD is used")));
-      assert.equal(redact("oldtoken99 and envtoken-abcdef"), "*** and ***");
+      assert.equal(transport.redactor.outside("oldtoken99 and envtoken-abcdef"), "*** and ***");
     } finally {
       await transport.cleanup();
     }
-    const tokenOnly = await prepareTransport({ url: "https://git.example.com/locks.git", env: { POOL_REPO_PASSWORD: "only-a-token-1234" }, tmpRoot: scratch });
+    const tokenOnly = await transportFor({ url: "https://git.example.com/locks.git", env: { POOL_REPO_PASSWORD: "only-a-token-1234" }, tmpRoot: scratch });
     try {
       assert.equal(tokenOnly.env[ASKPASS_USERNAME_VAR], DEFAULT_TOKEN_USERNAME);
     } finally {
@@ -391,7 +394,7 @@ describe("prepareTransport: https", () => {
   });
 
   it("without any credentials leaves the URL alone and makes no files", async () => {
-    const transport = await prepareTransport({ url: "https://git.example.com/locks.git", env: { PATH: process.env.PATH }, tmpRoot: scratch });
+    const transport = await transportFor({ url: "https://git.example.com/locks.git", env: { PATH: process.env.PATH }, tmpRoot: scratch });
     assert.equal(transport.url, "https://git.example.com/locks.git");
     assert.equal(transport.env.GIT_ASKPASS, undefined);
     assert.equal(transport.env.GIT_TERMINAL_PROMPT, "0");
@@ -399,17 +402,17 @@ describe("prepareTransport: https", () => {
   });
 
   it("a user name without a password (https://TOKEN@host) is taken out of the URL and handed over by askpass", async () => {
-    const transport = await prepareTransport({ url: "https://ghp_0123456789abcdef@git.example.com/locks.git", env: { PATH: process.env.PATH }, tmpRoot: scratch });
+    const transport = await transportFor({ url: "https://ghp_0123456789abcdef@git.example.com/locks.git", env: { PATH: process.env.PATH }, tmpRoot: scratch });
     assert.equal(transport.url, "https://git.example.com/locks.git");
     assert.ok(transport.env.GIT_ASKPASS);
     assert.equal(Object.values(transport.env).filter((v) => v === "ghp_0123456789abcdef").length, 1, "only in askpass's variable");
-    assert.doesNotMatch(redact("token ghp_0123456789abcdef"), /ghp_0123456789abcdef/);
+    assert.doesNotMatch(transport.redactor.output("token ghp_0123456789abcdef"), /ghp_0123456789abcdef/);
     await transport.cleanup();
   });
 
   it("local paths and file:// need nothing", keygen, async () => {
     for (const url of ["/srv/locks.git", "file:///srv/locks.git"]) {
-      const transport = await prepareTransport({ url, env: { PATH: "/usr/bin", POOL_REPO_SSH_PRIVATE_KEY: key.privateKey } });
+      const transport = await transportFor({ url, env: { PATH: "/usr/bin", POOL_REPO_SSH_PRIVATE_KEY: key.privateKey } });
       assert.equal(transport.kind, "local");
       assert.equal(transport.url, url);
       assert.deepEqual(transport.env, { PATH: "/usr/bin", GIT_TERMINAL_PROMPT: "0" });
@@ -423,7 +426,7 @@ describe("cleanup when the process ends first", () => {
     const moduleUrl = new URL("../../src/io/git/transport.js", import.meta.url).href;
     const script = `
       import { prepareTransport } from ${JSON.stringify(moduleUrl)};
-      const t = await prepareTransport({ url: "https://git.example.com/x.git", env: { POOL_REPO_PASSWORD: "sigterm-token-123" }, tmpRoot: ${JSON.stringify(scratch)} });
+      const t = await prepareTransport({ url: "https://git.example.com/x.git", auth: { kind: "https", username: "u", password: "sigterm-token-123" }, env: {}, tmpRoot: ${JSON.stringify(scratch)} });
       console.log(t.env.GIT_ASKPASS);
       setInterval(() => {}, 1000);
     `;
@@ -446,7 +449,7 @@ describe("cleanup when the process ends first", () => {
     const moduleUrl = new URL("../../src/io/git/transport.js", import.meta.url).href;
     const script = `
       import { prepareTransport } from ${JSON.stringify(moduleUrl)};
-      const t = await prepareTransport({ url: "https://git.example.com/x.git", env: { POOL_REPO_PASSWORD: "exit-token-1234" }, tmpRoot: ${JSON.stringify(scratch)} });
+      const t = await prepareTransport({ url: "https://git.example.com/x.git", auth: { kind: "https", username: "u", password: "exit-token-1234" }, env: {}, tmpRoot: ${JSON.stringify(scratch)} });
       console.log(t.env.GIT_ASKPASS);
     `;
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script]);
@@ -502,12 +505,14 @@ describe("explainGitFailure", () => {
     }
   });
 
-  it("never shows credentials from a URL or a registered secret, even in git's own words", () => {
-    registerSecret("sup3r-s3cret-t0ken");
+  it("never shows credentials from a URL or a known secret, even in git's own words", () => {
+    // git.ts masks git's stderr with the run's redactor before anything explains it
+    const mask = makeRedactor({ secrets: [{ value: "sup3r-s3cret-t0ken" }] }).outside;
     const url = "https://bob:sup3r-s3cret-t0ken@git.example.com/locks.git";
-    const stderr =
+    const stderr = mask(
       "fatal: unable to access 'https://bob:sup3r-s3cret-t0ken@git.example.com/locks.git/': The requested URL returned error: 500\n" +
-      "error: something echoed sup3r-s3cret-t0ken and https://alice:another-pass@host.example/x\n";
+      "error: something echoed sup3r-s3cret-t0ken and https://alice:another-pass@host.example/x\n",
+    );
     const explained = explainGitFailure(stderr, url);
     for (const text of [explained.message, explained.hint, explained.detail]) {
       assert.ok(!text.includes("sup3r-s3cret-t0ken"), text);
@@ -524,5 +529,30 @@ describe("explainGitFailure", () => {
     const stderr = `error: weird\n${key.privateKey}\n${tail}`;
     const explained = explainGitFailure(stderr, sshUrl);
     assertNoKeyText(`${explained.message}\n${explained.hint}\n${explained.detail}`, key.privateKey);
+  });
+});
+
+describe("removeAbandonedDirs", () => {
+  it("removes private dirs whose owner process is gone, keeps live, foreign-host and unmarked ones", async () => {
+    const root = await mkdtemp(join(scratch, "sweep-"));
+    const make = async (name: string, owner: string | null) => {
+      await mkdir(join(root, name));
+      await writeFile(join(root, name, "id_pool_boy"), "key");
+      if (owner !== null) await writeFile(join(root, name, "owner"), owner);
+    };
+    // a pid that is gone: a child that has exited
+    const gone = await new Promise<number>((resolveExit) => {
+      const child = spawn(process.execPath, ["-e", ""]);
+      child.once("exit", () => resolveExit(child.pid ?? 0));
+    });
+    const { hostname } = await import("node:os");
+    await make("pool-boy-dead", `${gone} 1 ${hostname()}\n`);
+    await make("pool-boy-live", `${process.pid} - ${hostname()}\n`);
+    await make("pool-boy-elsewhere", `${gone} 1 another-host\n`);
+    await make("pool-boy-unmarked", null);
+    await make("other-dead", `${gone} 1 ${hostname()}\n`);
+    const removed = await removeAbandonedDirs(root);
+    assert.deepEqual(removed, [join(root, "pool-boy-dead")]);
+    assert.deepEqual((await readdir(root)).sort(), ["other-dead", "pool-boy-elsewhere", "pool-boy-live", "pool-boy-unmarked"]);
   });
 });

@@ -10,8 +10,16 @@ const base = { uri: "git@github.com:org/locks.git", pools: "aws:2h" };
 const good: Array<[string, Record<string, unknown>, (t: ReturnType<typeof translateSource>) => void]> = [
   ["spec string", base, (t) => assert.equal(t.ok && t.value.flags.pools, "aws:2h")],
   ["map of timeouts, numbers are minutes", { ...base, pools: { aws: "2h", gcp: 90, "*": { timeout: "never" } } }, (t) => assert.equal(t.ok && t.value.flags.pools, "aws:2h,gcp:90,*:never")],
-  ["ssh key → the transport's variable", { ...base, private_key: "KEY", known_hosts: "h k" }, (t) => assert.deepEqual(t.ok && t.value.env, { POOL_REPO_SSH_PRIVATE_KEY: "KEY", POOL_REPO_SSH_KNOWN_HOSTS: "h k" })],
-  ["https user and password", { ...base, username: "u", password: "p" }, (t) => assert.deepEqual(t.ok && t.value.env, { POOL_REPO_USERNAME: "u", POOL_REPO_PASSWORD: "p" })],
+  ["ssh key → the transport's variable", { ...base, private_key: "KEY", known_hosts: "h k" }, (t) => assert.deepEqual(t.ok && t.value.env, { POOL_REPO: base.uri, POOL_REPO_SSH_PRIVATE_KEY: "KEY", POOL_REPO_SSH_KNOWN_HOSTS: "h k" })],
+  ["https user and password", { ...base, username: "u", password: "p" }, (t) => assert.deepEqual(t.ok && t.value.env, { POOL_REPO: base.uri, POOL_REPO_USERNAME: "u", POOL_REPO_PASSWORD: "p" })],
+  // stdin is no command line: a URL with credentials is the pool-resource's own way, and accepted
+  ["credentials inside uri", { ...base, uri: "https://bot:tok-123@git.example.com/locks.git" }, (t) => {
+    assert.ok(t.ok);
+    const r = resolveConfig({ command: "status", flags: t.value.flags, env: t.value.env, flyTarget: null, files: t.value.files, isTTY: false });
+    assert.ok(r.ok, r.ok ? "" : r.problems.join("\n"));
+    assert.equal(r.config.repo, "https://git.example.com/locks.git");
+    assert.deepEqual(r.config.repoAuth, { kind: "https", username: "bot", password: "tok-123" });
+  }],
   ["concourse user", { ...base, concourse_url: "https://ci", concourse_username: "bot", concourse_password: "pw" }, (t) => {
     assert.ok(t.ok);
     assert.equal(t.value.flags.username, "bot");

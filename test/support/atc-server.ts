@@ -166,6 +166,8 @@ export interface FakeAtc {
   setVersionEnabled(pipeline: FakePipelineRef, resource: string, ref: string, enabled: boolean): void;
   /** a token as the version's login hands out (negative lifetime: already expired) */
   issueToken(username: string, options?: { lifetimeSeconds?: number }): string;
+  /** a local user who can log in from now on */
+  addUser(user: FakeUser): void;
   /** every token issued so far stops working (as after the ATC's --auth-duration) */
   expireAllTokens(): void;
   /** the next `times` (default 1) requests whose path contains `path` (or matches it) get the fault */
@@ -578,6 +580,11 @@ class FakeAtcServer implements FakeAtc {
 
   expireAllTokens(): void {
     for (const session of this.sessions.values()) session.exp = now() - 1;
+  }
+
+  addUser(user: FakeUser): void {
+    this.users.push(user);
+    for (const team of user.teams) this.teams.add(team);
   }
 
   // ---- faults and records ----

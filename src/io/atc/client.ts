@@ -26,7 +26,7 @@ import type { AtcAuthConfig } from "../../decide/config.js";
 import type { OwnerApi } from "./ask.js";
 import type { BuildInfo, BuildRef, BuildResources, BuildVersionRef, InstanceVars, JobInfo, JobInput, JobOutput, JsonValue, Lookup, ResourceVersion, ApiStats } from "../../core/model.js";
 import { BUILD_STATUSES } from "../../core/model.js";
-import { redact, registerSecret } from "../../core/redact.js";
+import { redact } from "../../core/redact.js";
 import { HttpTransport, type HttpAnswer, type HttpResult } from "./http.js";
 import { instanceVarsToQuery } from "../../core/instance-vars.js";
 import { atLeast, checkToken, parseVersion, passwordLogin, type AtcUser, type AtcVersion } from "./login.js";
@@ -52,6 +52,8 @@ export interface AtcOptions {
   retryDelayMs?: number;
   /** where the URL came from, as the user gave it (for messages): "--concourse-url", a fly target… */
   urlSource?: string;
+  /** masks the run's secrets in API answers quoted in messages (the run's Redactor.outside) */
+  mask?: (text: string) => string;
   log?: (line: string) => void;
 }
 
@@ -88,8 +90,8 @@ const MAX_RENEWALS = 1;
 
 /**
  * The base URL: scheme, host, port and path prefix, without credentials, query or trailing slash.
- * It is both what requests go to and what messages show. Credentials in the URL are registered as
- * secrets and dropped: the ATC takes none there.
+ * It is both what requests go to and what messages show. Credentials in the URL are dropped (the
+ * ATC takes none there; resolveConfig refuses them and masks them).
  */
 export function checkAtcUrl(url: string): string | PoolBoyError {
   let parsed: URL;
@@ -97,10 +99,6 @@ export function checkAtcUrl(url: string): string | PoolBoyError {
     parsed = new URL(url.trim());
   } catch {
     return new PoolBoyError("config", redact(`CONCOURSE_BASE_URL/--concourse-url: "${url}" is not a URL`), URL_HINT);
-  }
-  if (parsed.username || parsed.password) {
-    registerSecret(decodeURIComponent(parsed.password));
-    registerSecret(parsed.password);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     return new PoolBoyError("config", redact(`CONCOURSE_BASE_URL/--concourse-url: "${url}" is not an http(s) URL`), URL_HINT);
@@ -279,6 +277,7 @@ class AtcApiClient implements AtcClient {
     private readonly auth: AtcAuth,
     token: string | null,
     private readonly log: ((line: string) => void) | undefined,
+    private readonly mask: (text: string) => string = redact,
   ) {
     this.token = token;
     this.hosts = [...new Set([url, externalUrl ?? ""].map(hostOf).filter((h): h is string => h !== null))];
@@ -420,7 +419,7 @@ class AtcApiClient implements AtcClient {
   private noAccess(status: 401 | 403, what: string, body: string): Lookup<never> {
     // a page from a proxy in front of the ATC is not echoed
     const first = body.trim().split("\n")[0] ?? "";
-    const text = (first.startsWith("<") ? "" : first.slice(0, 100)) || (status === 401 ? "not authorized" : "forbidden");
+    const text = this.mask(first.startsWith("<") ? "" : first.slice(0, 100)) || (status === 401 ? "not authorized" : "forbidden");
     let why: string;
     if (status === 403) why = "the credentials are not for this team";
     else if (this.auth.kind === "none") why = "not public, and no credentials were given";
@@ -457,7 +456,7 @@ class AtcApiClient implements AtcClient {
       return { kind: "not-found", detail: redact(`${what}: the ATC refused the query (HTTP 400: instance vars it cannot read, or a bad id), so it cannot say`) };
     }
     if (status === 401 || status === 403) return this.noAccess(status, what, answer.body);
-    const text = answer.body.trim().split("\n")[0]?.slice(0, 100) ?? "";
+    const text = this.mask(answer.body.trim().split("\n")[0]?.slice(0, 100) ?? "");
     return { kind: "transient", detail: redact(`${what}: unexpected HTTP ${status}${text && !text.startsWith("<") ? ` ${text}` : ""}`) };
   }
 }
@@ -494,9 +493,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
   if (baseUrl instanceof PoolBoyError) throw baseUrl;
   const displayUrl = baseUrl;
   const { auth, log } = options;
-  if (auth.kind === "password") registerSecret(auth.password);
   if (auth.kind === "token") {
-    registerSecret(auth.token);
     // refused before sending: an expired token would only earn 401s
     const problem = unusableToken(auth.token, auth, Math.floor(Date.now() / 1000), displayUrl);
     if (problem) throw problem;
@@ -510,6 +507,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
     retries: Math.max(0, options.retries),
     retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
     log,
+    mask: options.mask,
   });
   try {
     const info = await http.send({ method: "GET", path: "/api/v1/info", headers: { accept: "application/json" } });
@@ -556,7 +554,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
       token = auth.token;
     }
     if (user) log?.(`the credentials are ${user.name ?? "a user"}'s, of team${user.teams.length === 1 ? "" : "s"} ${user.teams.join(", ") || "(none)"}${user.isAdmin ? " (admin)" : ""}`);
-    return new AtcApiClient(displayUrl, version, externalUrl, externalUrlKnown, user, parsed, http, auth, token, log);
+    return new AtcApiClient(displayUrl, version, externalUrl, externalUrlKnown, user, parsed, http, auth, token, log, options.mask);
   } catch (error) {
     await http.close();
     throw error;

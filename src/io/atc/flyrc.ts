@@ -1,27 +1,14 @@
 // fly's ~/.flyrc (reference §2): where it is, and the one target pool-boy was told to use.
-// parseFlyrc is pure; readFlyrc is the thin adapter that finds and reads the file.
+// parseFlyrc is pure; readFlyrc finds and reads the file; readFlyTarget gives resolveConfig the
+// target, or why it cannot be used.
 
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { PoolBoyError } from "../../core/errors.js";
-import { redact, registerSecret } from "../../core/redact.js";
+import type { FlyTarget } from "../../decide/config.js";
 
-export interface FlyTarget {
-  /** the target's name, as in `fly -t NAME` */
-  name: string;
-  api: string;
-  /** "main" when the file leaves it empty, as fly does */
-  team: string;
-  /** null when the target never logged in; type and value are "" after `fly logout` */
-  token: { type: string; value: string } | null;
-  insecure: boolean;
-  /** the PEM text itself (fly stores the certificate, not a path) */
-  caCert: string | null;
-  /** v6.6.0+ mutual TLS; pool-boy reports them but does not send client certificates */
-  clientCertPath: string | null;
-  clientKeyPath: string | null;
-}
+export type { FlyTarget } from "../../decide/config.js";
 
 /** The environment variables that decide where the file is. */
 export interface FlyrcEnv {
@@ -70,23 +57,20 @@ function optionalString(props: Record<string, unknown>, key: string): string | n
   return value;
 }
 
-/** The named target from the text of a .flyrc, or why it cannot be used. Registers the token as a secret. */
+/** The named target from the text of a .flyrc, or why it cannot be used. No message quotes the file (it holds tokens). */
 export function parseFlyrc(text: string, target: string): FlyTarget | PoolBoyError {
   const fixHint = `run: fly -t ${target} login -c https://YOUR-CONCOURSE`;
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (error) {
-    // the YAML error quotes the offending line, which may hold a token
-    const why = redact(error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error));
-    return new PoolBoyError("config", `.flyrc is not valid YAML: ${why}`, fixHint);
+    // the YAML error quotes the offending line, which may hold a token: only where it is
+    const line = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+    const why = line ? ` (line ${line.line}, column ${line.col})` : "";
+    return new PoolBoyError("config", `.flyrc is not valid YAML${why}`, fixHint);
   }
   const targets = isRecord(doc) ? doc["targets"] : undefined;
   if (!isRecord(targets)) return new PoolBoyError("config", `.flyrc has no targets`, fixHint);
-  // Register every token first: an error about one target must not be able to show another's.
-  for (const props of Object.values(targets)) {
-    if (isRecord(props) && isRecord(props["token"]) && typeof props["token"]["value"] === "string") registerSecret(props["token"]["value"]);
-  }
   const props = targets[target];
   if (!isRecord(props)) {
     const known = Object.keys(targets).sort();
@@ -104,18 +88,47 @@ export function parseFlyrc(text: string, target: string): FlyTarget | PoolBoyErr
   if (clientCertPath instanceof PoolBoyError) return clientCertPath;
   const clientKeyPath = optionalString(props, "client_key_path");
   if (clientKeyPath instanceof PoolBoyError) return clientKeyPath;
+  // v6.6.0+ mutual TLS
+  if (clientCertPath || clientKeyPath) {
+    return new PoolBoyError(
+      "config",
+      `fly target "${target}" uses a client certificate, which pool-boy does not send yet`,
+      "use CONCOURSE_TOKEN or a password instead",
+    );
+  }
   const insecure = props["insecure"];
   if (insecure !== undefined && insecure !== null && typeof insecure !== "boolean") {
     return new PoolBoyError("config", `.flyrc target "${target}": "insecure" must be true or false`);
   }
-  let token: FlyTarget["token"] = null;
+  // none when the target never logged in; type and value are "" after `fly logout`
+  let token: string | null = null;
   const rawToken = props["token"];
   if (isRecord(rawToken)) {
-    const type = rawToken["type"];
     const value = rawToken["value"];
-    token = { type: typeof type === "string" ? type : "", value: typeof value === "string" ? value : "" };
+    token = typeof value === "string" && value.trim() !== "" ? value : null;
   } else if (rawToken !== undefined && rawToken !== null) {
     return new PoolBoyError("config", `.flyrc target "${target}": "token" must have a type and a value`, fixHint);
   }
-  return { name: target, api, team: team ?? "main", token, insecure: insecure === true, caCert, clientCertPath, clientKeyPath };
+  return { name: target, api, team: team ?? "main", token, insecure: insecure === true, caCert };
+}
+
+/** The target named by --target for resolveConfig: the target, why it cannot be used (a sentence), or null when there is no .flyrc. */
+export async function readFlyTarget(name: string, env: FlyrcEnv): Promise<FlyTarget | string | null> {
+  let text: string | null;
+  try {
+    text = await readFlyrc(env);
+  } catch (error) {
+    return error instanceof PoolBoyError ? error.message : String(error);
+  }
+  if (text === null) return `no .flyrc found (looked at ${flyrcPaths(env).join(", ") || "nowhere: HOME is not set"}); log in first: fly -t ${name} login -c URL`;
+  const target = parseFlyrc(text, name);
+  if (target instanceof PoolBoyError) return target.hint ? `${target.message} (${target.hint})` : target.message;
+  const file = await whichFlyrc(env);
+  return file === undefined ? target : { ...target, file };
+}
+
+/** The .flyrc that readFlyrc read (the first that exists), for messages. */
+async function whichFlyrc(env: FlyrcEnv): Promise<string | undefined> {
+  for (const path of flyrcPaths(env)) if (await access(path).then(() => true, () => false)) return path;
+  return undefined;
 }

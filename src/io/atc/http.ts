@@ -17,6 +17,8 @@ export interface HttpOptions {
   /** first backoff delay; doubles with each retry */
   retryDelayMs: number;
   log?: ((line: string) => void) | undefined;
+  /** masks the run's secrets in an answer quoted in a message (the run's Redactor.outside) */
+  mask?: ((text: string) => string) | undefined;
 }
 
 export interface HttpRequest {
@@ -143,7 +145,7 @@ export class HttpTransport {
     }
     if (last.kind === "answer" && (last.status >= 500 || last.status === 429)) {
       const tries = this.options.retries + 1;
-      return { kind: "failure", detail: redact(`${label} answered HTTP ${last.status}${statusText(last)} (${tries} ${tries === 1 ? "try" : "tries"})`), unreachable: false, status: last.status };
+      return { kind: "failure", detail: redact(`${label} answered HTTP ${last.status}${(this.options.mask ?? redact)(statusText(last))} (${tries} ${tries === 1 ? "try" : "tries"})`), unreachable: false, status: last.status };
     }
     return last;
   }

@@ -15,7 +15,7 @@
 // fallbacks apply, in the version's order, so a mislabelled server still works.
 
 import { PoolBoyError } from "../../core/errors.js";
-import { redact, registerSecret } from "../../core/redact.js";
+import { makeRedactor, redact } from "../../core/redact.js";
 import type { HttpAnswer, HttpTransport } from "./http.js";
 import { isOpaqueAccessToken } from "./token.js";
 import type { ConcourseUser } from "../../core/model.js";
@@ -148,7 +148,13 @@ export async function passwordLogin(
   password: string,
   log?: (line: string) => void,
 ): Promise<LoginResult> {
-  registerSecret(password);
+  // What the login endpoint says is summarised, never echoed: a server (or a proxy in front of
+  // it) that quotes the posted form back in its error would otherwise show the password.
+  const quotes = makeRedactor({ secrets: [{ value: password, user: username }] }).outside;
+  const said = (text: string): string => {
+    const line = text.trim().split("\n")[0]?.slice(0, 160) ?? "";
+    return quotes(line) !== line || quotes(text) !== text ? "(the answer quotes the login form back; not shown)" : line;
+  };
   const credentialsHint = `check the Concourse username and password (a local user of the team): fly -t TARGET login -c ${displayUrl} -u ${username} must accept them too`;
   const tried: string[] = [];
   for (const endpoint of loginEndpoints(version)) {
@@ -165,7 +171,6 @@ export async function passwordLogin(
     if (result.status === 200) {
       const body = parseJsonObject(result.body);
       const candidates = body ? tokenCandidates(endpoint, body, version) : [];
-      candidates.forEach(registerSecret);
       if (candidates.length === 0) {
         tried.push(`${endpoint}: 200 without a token`);
         continue;
@@ -188,15 +193,15 @@ export async function passwordLogin(
       throw new PoolBoyError("atc", `Concourse at ${displayUrl} logged in ${username} via ${endpoint} but refused the token it gave`, "report this with the Concourse version (pool-boy --debug shows it)");
     }
     if (result.status === 401 && dex && dex.error === "access_denied") {
-      throw new PoolBoyError("atc", redact(`Concourse at ${displayUrl} refused the login of "${username}": ${dex.description || "invalid username or password"}`), credentialsHint);
+      throw new PoolBoyError("atc", redact(`Concourse at ${displayUrl} refused the login of "${username}": ${said(dex.description) || "invalid username or password"}`), credentialsHint);
     }
     if (result.status === 400) {
-      const why = dex ? dex.description || dex.error : endpoint === "/sky/token" ? "the user may belong to no team" : "bad request";
+      const why = dex ? said(dex.description) || said(dex.error) : endpoint === "/sky/token" ? "the user may belong to no team" : "bad request";
       throw new PoolBoyError("atc", redact(`Concourse at ${displayUrl} refused the login of "${username}" (HTTP 400): ${why}`), credentialsHint);
     }
     // 404 (no such endpoint on this line), 401 invalid_client or an empty 401 (the endpoint does
     // not know fly), anything else: the other endpoint may be the right one
-    tried.push(`${endpoint}: HTTP ${result.status}${dex ? ` ${dex.error}` : ""}`);
+    tried.push(`${endpoint}: HTTP ${result.status}${dex ? ` ${said(dex.error)}` : ""}`);
     log?.(redact(`login via ${endpoint} answered HTTP ${result.status}; trying the next endpoint`));
   }
   throw new PoolBoyError("atc", redact(`cannot log in to Concourse at ${displayUrl}: no token endpoint accepted fly's login (${tried.join("; ")})`), "check that the URL is a Concourse (5.0 or newer) with local users");

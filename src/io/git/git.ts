@@ -1,10 +1,14 @@
 // The one place git is run. Every git process pool-boy starts goes through this module, so
 // that the environment is the same everywhere, the processes can be counted (the process
-// count per run must not grow with the number of locks) and git's stderr is redacted before
+// count per run must not grow with the number of locks) and git's stderr is masked before
 // it can reach an error message.
+//
+// A plain spawn, not simple-git: pool-boy needs streams it can stop early, raw bytes and stdin,
+// which simple-git does not give, and for the rest simple-git's argument and environment checks
+// had to be switched off (every argument here is built by pool-boy, and the transport sets
+// GIT_SSH_COMMAND, GIT_ASKPASS and config entries on purpose).
 
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { simpleGit, type SimpleGit } from "simple-git";
 import { redact } from "../../core/redact.js";
 
 /** Where a git command runs: a directory (pool-boy's own bare repository) and its environment. */
@@ -12,6 +16,8 @@ export interface GitTarget {
   cwd: string;
   /** the whole environment (see cleanGitEnv); gitEnv() adds the fixed settings */
   env: Record<string, string>;
+  /** masks the run's secrets in git's stderr (the run's Redactor.outside); the patterns alone when absent */
+  mask?: (text: string) => string;
 }
 
 let processes = 0;
@@ -71,10 +77,7 @@ export function cleanGitEnv(env: Record<string, string>): Record<string, string>
   return out;
 }
 
-/**
- * The environment of every git process: the target's, cleaned again (npm, for one, sets EDITOR,
- * which simple-git refuses), plus the fixed settings.
- */
+/** The environment of every git process: the target's, cleaned again, plus the fixed settings. */
 export function gitEnv(env: Record<string, string>): Record<string, string> {
   return {
     ...cleanGitEnv(env),
@@ -103,7 +106,7 @@ export function configEnv(env: Record<string, string>, entries: Record<string, s
   return out;
 }
 
-/** A git command that failed. `stderr` is already redacted. */
+/** A git command that failed. `stderr` is already masked. */
 export class GitCommandError extends Error {
   constructor(
     readonly args: readonly string[],
@@ -126,66 +129,15 @@ export function firstLines(stderr: string, max = 3): string {
   return (important.length ? important : lines).slice(0, max).join("; ");
 }
 
-/**
- * A simple-git instance for one target. Unlike simple-git's default, every non-zero exit rejects
- * (it resolves an exit code that comes with empty stderr, e.g. `config --get` of a missing key),
- * and the rejection's message is git's redacted stderr.
- */
-export function createGit(target: GitTarget): SimpleGit {
-  return makeGit(target, () => undefined);
-}
-
-function makeGit(target: GitTarget, onFailure: (failure: GitCommandError) => void): SimpleGit {
-  let lastArgs: string[] = [];
-  const git = simpleGit({
-    baseDir: target.cwd,
-    // simple-git vets arguments and environment for injection. Every argument here is built by
-    // pool-boy, and these variables are set on purpose: the transport's SSH command / askpass /
-    // credential helper, our config entries (configEnv), the isolated config paths of tests, and
-    // what a machine's environment legitimately holds (SSH_ASKPASS, GIT_PROXY_COMMAND, PREFIX).
-    unsafe: {
-      allowUnsafeSshCommand: true,
-      allowUnsafeAskPass: true,
-      allowUnsafeGitProxy: true,
-      allowUnsafeCredentialHelper: true,
-      allowUnsafeConfigEnvCount: true,
-      allowUnsafeConfigPaths: true,
-      allowUnsafeHooksPath: true,
-      allowUnsafeTemplateDir: true,
-    },
-    errors(error, result) {
-      if (result.exitCode === 0 && !error) return undefined;
-      const stderr = redact(Buffer.concat(result.stdErr).toString("utf8"));
-      const failure = new GitCommandError(lastArgs, result.exitCode, stderr, { cause: error });
-      onFailure(failure);
-      // simple-git wraps whatever is returned in its own GitError; a Buffer becomes its message.
-      return Buffer.from(failure.message);
-    },
-  });
-  git.env(gitEnv(target.env));
-  git.outputHandler((_command, _stdout, _stderr, args) => {
-    processes++;
-    lastArgs = args;
-  });
-  return git;
-}
-
-/** Run one git command through simple-git; resolves its stdout, rejects with a GitCommandError. */
+/** Run one git command; resolves its stdout as text, rejects with a GitCommandError. */
 export async function gitText(target: GitTarget, args: string[]): Promise<string> {
-  let failure: GitCommandError | null = null;
-  try {
-    return await makeGit(target, (f) => (failure = f)).raw(args);
-  } catch (err) {
-    if (failure !== null) throw failure;
-    // Failed before git ran (no such directory, git missing): simple-git's own message.
-    throw new GitCommandError(args, null, redact(err instanceof Error ? err.message : String(err)), { cause: err });
-  }
+  return (await runGit(target, args)).stdout.toString("utf8");
 }
 
 /**
- * A raw, counted git process. Used where simple-git cannot help: output that must be read as a
+ * A counted git process. Everything pool-boy asks of git is a plain spawn: output read as a
  * stream and stopped early (log), bytes that must not be decoded (paths that are not UTF-8),
- * and input on stdin (fast-import).
+ * input on stdin (fast-import), and the short commands (gitText).
  */
 export function spawnGit(target: GitTarget, args: string[]): ChildProcessWithoutNullStreams {
   processes++;
@@ -216,9 +168,10 @@ export function runGit(
     child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
     // git may exit before reading all of stdin (a fatal error); the EPIPE is not the news.
     child.stdin.on("error", () => undefined);
-    child.on("error", (e) => reject(new GitCommandError(args, null, redact(e.message), { cause: e })));
+    const mask = target.mask ?? redact;
+    child.on("error", (e) => reject(new GitCommandError(args, null, mask(e.message), { cause: e })));
     child.on("close", (code) => {
-      const stderr = redact(Buffer.concat(err).toString("utf8"));
+      const stderr = mask(Buffer.concat(err).toString("utf8"));
       const result = { code: code ?? -1, stdout: Buffer.concat(out), stderr };
       if (code !== 0 && !options.allowFailure) reject(new GitCommandError(args, code, stderr));
       else resolve(result);

@@ -11,6 +11,7 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { PoolBoyError } from "../../core/errors.js";
 import type { ClaimCommit, ClaimEdit, ClaimedLock, PoolInventory, RepoSnapshot } from "../../core/model.js";
 import { firstLines, GitCommandError, runGit, spawnGit, type GitTarget } from "./git.js";
+import { redact } from "../../core/redact.js";
 import type { SyncedRepo } from "./sync.js";
 
 export interface TreeEntry {
@@ -257,7 +258,7 @@ async function findClaims(
     child.on("close", (code) => {
       stats.commitsRead = parser.commits;
       if (!stopped && code !== 0) {
-        const stderr = Buffer.concat(err).toString("utf8");
+        const stderr = (repo.target.mask ?? redact)(Buffer.concat(err).toString("utf8"));
         reject(historyError(repo, new GitCommandError(args, code, stderr)));
         return;
       }

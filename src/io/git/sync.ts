@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { PoolBoyError } from "../../core/errors.js";
-import { registerSecret, safeUrl } from "../../core/redact.js";
+import { safeUrl } from "../../core/redact.js";
 import { cleanGitEnv, configEnv, firstLines, GitCommandError, gitText, type GitTarget } from "./git.js";
 import { explainGitFailure } from "./transport.js";
 import { lockCache } from "./cache-lock.js";
@@ -29,6 +29,8 @@ export interface SyncOptions {
    * so it is not merged over process.env)
    */
   env: Record<string, string>;
+  /** masks the run's secrets in git's stderr (Redactor.outside) */
+  mask?: (text: string) => string;
   log?: (line: string) => void;
 }
 
@@ -65,7 +67,6 @@ const CACHE_LOCK_WAIT_MS = 5 * 60_000;
 export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
   const log = options.log ?? (() => undefined);
   const url = localPathToAbsolute(options.url);
-  registerUrlSecrets(url);
   const display = safeUrl(options.url);
   const wanted = options.branch === null || options.branch === "" ? null : checkBranchName(options.branch);
 
@@ -74,6 +75,7 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
   const gitDir = cacheDir !== null ? resolve(cacheDir) : await mkdtemp(join(tmpdir(), "pool-boy-"));
   const target: GitTarget = {
     cwd: gitDir,
+    ...(options.mask ? { mask: options.mask } : {}),
     env: configEnv(
       // GIT_DIR, not a discovered repository: a cache dir inside some other repository must never
       // make git use that one, and `safe.bareRepository=explicit` accepts an explicit GIT_DIR.
@@ -335,18 +337,6 @@ function localPathToAbsolute(url: string): string {
 /** What identifies the repository a cache holds: the URL without credentials. */
 function repoIdentity(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
-}
-
-function registerUrlSecrets(url: string): void {
-  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:([^/@]*)@/i.exec(url);
-  const password = match?.[1];
-  if (!password) return;
-  registerSecret(password);
-  try {
-    registerSecret(decodeURIComponent(password));
-  } catch {
-    // not percent-encoded: the raw form is registered
-  }
 }
 
 /** A branch name as git accepts it (`git check-ref-format --branch`), also guarding the refspec built from it. */

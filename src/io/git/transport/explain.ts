@@ -3,7 +3,7 @@
 // text or URL credentials, whatever git printed.
 
 import { redact, safeUrl } from "../../../core/redact.js";
-import { parseRepoUrl, type RepoLocation } from "./url.js";
+import { parseRepoUrl, type RepoLocation } from "../../../decide/repo-url.js";
 
 export type GitFailureCause =
   | "host-key-unknown"
@@ -94,7 +94,8 @@ function fingerprintCheck(target: Target): string {
 export function explainGitFailure(stderr: string, url: string): GitFailureExplanation {
   const target = targetOf(parseRepoUrl(url));
   const shownUrl = safeUrl(url);
-  const lines = relevantLines(stderr);
+  // patterns over the whole text: a key block cut in half by the line choice is still a key
+  const lines = relevantLines(redact(stderr));
   const detail = redact(lines.join("\n"));
   const text = stderr;
   const result = (cause: GitFailureCause, message: string, hint: string): GitFailureExplanation => ({

@@ -160,8 +160,3 @@ function parseScpLike(url: string): RepoLocation | null {
   if (host === "") return null;
   return { kind: "ssh", form: "scp", user: user || null, host, port, url, password: null };
 }
-
-/** How a host is shown to people: `host` for the default port, `host port N` otherwise. */
-export function describeHost(host: string, port: number, defaultPort: number): string {
-  return port === defaultPort ? host : `${host} port ${port}`;
-}
