@@ -70,7 +70,7 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
           : owner.why;
       const age = ageSeconds(lock, now);
       if (policy.unset)
-        return { action: "keep", reason: "unknown", detail: `${why}; no timeout given for the pool (--pools), and only a timeout could judge it` };
+        return { action: "keep", reason: "no-timeout", detail: `${why}; no timeout given for the pool (--pools), so only the API can release it` };
       if (age === null) return { action: "keep", reason: "unknown", detail: `${why}; no claim commit found to age it` };
       if (policy.timeoutSeconds === null)
         return { action: "keep", reason: "no-timeout", detail: `${why}; the pool has no timeout (never), so only the API can release it` };

@@ -147,14 +147,14 @@ test("formatAge says ages as people do", () => {
 const unsetCases: Array<[string, OwnerState, string | null, `${Verdict["action"]}/${Verdict["reason"]}`]> = [
   ["running", running("started"), "30d", "keep/alive"],
   ["finished", finished("failed"), "1m", "release/finished"],
-  ["silent, however old", silent(), "30d", "keep/unknown"],
-  ["waiting, however old", waiting(), "30d", "keep/unknown"],
-  ["silent, no claim commit", silent(), null, "keep/unknown"],
+  ["silent, however old", silent(), "30d", "keep/no-timeout"],
+  ["waiting, however old", waiting(), "30d", "keep/no-timeout"],
+  ["silent, no claim commit", silent(), null, "keep/no-timeout"],
 ];
 for (const [name, owner, age, want] of unsetCases) {
   test(`no timeout given: ${name} → ${want}`, () => {
     const v = judge(claimedAgo(age), owner, { pool: "aws", timeoutSeconds: null, unset: true }, NOW);
     assert.equal(`${v.action}/${v.reason}`, want);
-    if (v.reason === "unknown") assert.match(v.detail, /no timeout given for the pool \(--pools\)/);
+    if (v.reason === "no-timeout") assert.match(v.detail, /no timeout given for the pool \(--pools\), so only the API can release it/);
   });
 }

@@ -162,10 +162,10 @@ describe("status of the demo scenario", () => {
     assert.match(run.stdout, /^aws · 6 claimed, 1 unclaimed · no timeout$/m);
     assert.match(run.stdout, /^gcp · 3 claimed, 2 unclaimed · no timeout$/m);
     assert.match(run.stdout, /No timeouts given \(--pools\): only the API judges/);
-    assert.deepEqual(row(run.stdout, "env-5").slice(3), ["keep (unknown)", "a person's note; no timeout"]);
+    assert.deepEqual(row(run.stdout, "env-5").slice(3), ["keep (no-timeout)", "a person's note; no timeout"]);
     const report = doc(await poolBoy(["status", "--json"], env));
     assert.equal(lock(report, "env-2").verdict, "release", "the API still judges");
-    assert.match(lock(report, "env-5").detail, /no timeout given for the pool \(--pools\), and only a timeout could judge it/);
+    assert.match(lock(report, "env-5").detail, /no timeout given for the pool \(--pools\), so only the API can release it/);
     assert.deepEqual(report.pools.map((p: Doc) => [p.pool, p.timeoutSeconds, p.timeoutSet]), [["aws", null, false], ["gcp", null, false]]);
   });
 
@@ -249,7 +249,7 @@ describe("clean", () => {
       const report = doc(await poolBoy(["clean", "--json"], env));
       assert.deepEqual((report.released as Doc[]).map((r) => r.name).sort(), ["env-2", "vm-3"]);
       assert.equal(lock(report, "env-5").verdict, "keep");
-      assert.equal(lock(report, "env-5").reason, "unknown");
+      assert.equal(lock(report, "env-5").reason, "no-timeout");
     } finally {
       await s.cleanup();
     }
