@@ -210,6 +210,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       if (config.command === "status") return result([], []);
 
       const plan = planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools);
+      if (config.dryRun) return { ...result([], []), dryRun: true, plan };
       if (plan.moves.length === 0) return result([], []);
       deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
       const outcome = await applyRelease(repo, plan);

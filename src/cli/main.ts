@@ -78,11 +78,13 @@ Examples:
 Exit codes: 0 done (doctor: healthy); 2 bad input or refused (nothing changed); 3 git or Concourse
 failed (nothing changed); 7 doctor found something that needs a human.`;
 
-function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolean; only?: boolean } = {}): Command {
+function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolean; dryRun?: boolean; only?: boolean } = {}): Command {
   const env = (name: string) => ` (env ${name})`;
   const before = cmd.options.length;
   if (options.exitCode)
     cmd.option("--exit-code", `exit ${EXIT.wouldRelease} when something would be released, 0 otherwise${env(ENV.exitCode)}`);
+  if (options.dryRun)
+    cmd.option("--dry-run", `do everything clean does up to the push: show the release commits and their messages, push nothing${env(ENV.dryRun)}`);
   cmd
     .option("--repo <url>", `the pool repository: any git URL or local path; a URL with credentials only through ${ENV.repo}${env(ENV.repo)}`)
     .option("--branch <name>", `the branch the pools live on; default: the remote's default branch${env(ENV.branch)}`)
@@ -403,7 +405,7 @@ export async function main(io: Io): Promise<number> {
   addOptions(program.command("status").description("report every claimed lock: owner, age, build state and the verdict (changes nothing)"), { exitCode: true })
     .addHelpText("after", EXAMPLES)
     .action(action("status"));
-  addOptions(program.command("clean").description("release the locks judged stale: move them to unclaimed/, commit and push"))
+  addOptions(program.command("clean").description("release the locks judged stale: move them to unclaimed/, commit and push"), { dryRun: true })
     .addHelpText("after", EXAMPLES)
     .action(action("clean"));
   // ---- operator controls: hold, unhold, release by hand, doctor ----

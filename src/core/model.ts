@@ -336,6 +336,10 @@ export interface ReleasedLock extends ReleaseMove {
 
 export interface RunResult {
   command: "status" | "clean";
+  /** clean --dry-run: `plan` is what clean would push; nothing was pushed */
+  dryRun?: boolean;
+  /** clean --dry-run: the release commits clean would push, with their messages */
+  plan?: ReleasePlan | null;
   /** the repository as given, credentials removed */
   repo: string;
   branch: string;

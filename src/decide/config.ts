@@ -36,6 +36,8 @@ export interface Flags {
   /** --only, repeatable */
   only?: string[];
   exitCode?: boolean;
+  /** clean --dry-run */
+  dryRun?: boolean;
   config?: string;
   /** hidden options that exist only to be refused (by the CLI, before anything else): a secret on the command line */
   password?: string;
@@ -144,6 +146,8 @@ export interface Config {
   only: OnlyEntry[];
   /** status --exit-code: exit 6 when something would be released */
   exitCode: boolean;
+  /** clean --dry-run: plan the release commits, push nothing */
+  dryRun: boolean;
   /** the width the table fits: COLUMNS, else the terminal's, else 80 */
   columns: number;
   /** OSC 8 hyperlinks in the table: as colour, a terminal that is not dumb, no --no-color or NO_COLOR */
@@ -200,6 +204,7 @@ export const ENV = {
   metricsFile: "POOL_BOY_METRICS_FILE",
   only: "POOL_BOY_ONLY",
   exitCode: "POOL_BOY_EXIT_CODE",
+  dryRun: "POOL_BOY_DRY_RUN",
   config: "POOL_BOY_CONFIG",
 } as const;
 
@@ -601,6 +606,8 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   }
   // status only: clean's exit code says whether it worked (the option is not offered there).
   const exitCode = input.command === "status" && pickBool(flags.exitCode, ENV.exitCode);
+  // clean only: status pushes nothing anyway
+  const dryRun = input.command === "clean" && pickBool(flags.dryRun, ENV.dryRun);
 
   const columnsText = env.COLUMNS;
   const columnsEnv = columnsText !== undefined && /^\d+$/.test(columnsText.trim()) && Number(columnsText) > 0 ? Number(columnsText) : undefined;
@@ -637,6 +644,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
       metricsFile: metricsFile ?? null,
       only,
       exitCode,
+      dryRun,
       columns,
       hyperlinks,
       target: target?.name ?? null,

@@ -92,7 +92,15 @@ export function resultJson(r: RunResult) {
       releaseTo: p.releaseTo ?? null,
       sources: p.sources ?? null,
     })),
-    ...(r.command === "clean"
+    ...(r.command === "clean" && r.dryRun
+      ? {
+          dryRun: true,
+          plan: r.plan
+            ? { base: r.plan.base, branch: r.plan.branch, moves: r.plan.moves.map((m) => ({ pool: m.pool, name: m.name, from: m.from, to: m.to, message: m.message, gitkeep: m.gitkeep ?? null })) }
+            : null,
+          wouldRelease: r.locks.filter((j) => j.verdict.action === "release").length,
+        }
+      : r.command === "clean"
       ? {
           released: r.released.map((m) => ({ pool: m.pool, name: m.name, from: m.from, to: m.to, reason: m.reason, detail: m.detail, commit: m.commit })),
           commits: r.commits,

@@ -201,10 +201,12 @@ export function renderTable(r: RunResult, options: TableOptions): string {
   const width = Math.max(20, options.width ?? 80);
   const c = new Chalk({ level: options.color ? 1 : 0 });
   const out: string[] = [];
-  const cleaned = r.command === "clean";
+  // a dry run released nothing: its rows say what clean would do, as status's do
+  const cleaned = r.command === "clean" && !r.dryRun;
+  const title = `pool-boy ${r.command}${r.dryRun ? " --dry-run" : ""}`;
 
   // Run-wide facts, once.
-  out.push(c.bold(`pool-boy ${r.command}`) + c.dim(cut(where(r), width - len(`pool-boy ${r.command}`))));
+  out.push(c.bold(title) + c.dim(cut(where(r), width - len(title))));
   // The repository is said whole (it is what a person looks for); too long, the branch goes below.
   const head = `(${printable(r.branch)} @ ${r.head.slice(0, 8)})`;
   const repo = printable(r.repo);
@@ -296,10 +298,25 @@ export function renderTable(r: RunResult, options: TableOptions): string {
       }
     });
   }
+  if (r.dryRun) out.push(...planLines(r));
   out.push("");
   // One line whatever the width, so that a log can be searched for it.
   out.push(summaryLine(r));
   return out.join("\n") + "\n";
+}
+
+/** clean --dry-run: the commits clean would push, each with its message, as it would be written. */
+function planLines(r: RunResult): string[] {
+  const plan = r.plan;
+  if (!plan || plan.moves.length === 0) return ["", "Dry run: nothing to release, so no commit would be pushed."];
+  const n = plan.moves.length;
+  const out = ["", `Dry run: clean would push ${n} commit${n === 1 ? "" : "s"} to ${printable(plan.branch)} on top of ${plan.base.slice(0, 8)} (nothing was pushed):`];
+  plan.moves.forEach((m, i) => {
+    out.push("", `  ${i + 1}. ${showText(m.from, MAX_CELL)} → ${showText(m.to, MAX_CELL)}${m.gitkeep ? ` (+ ${showText(m.gitkeep, MAX_CELL)})` : ""}`);
+    // the message whole, never cut, a line at a time: it is what the commit would say
+    for (const line of m.message.split("\n")) out.push(line === "" ? "" : `     ${printable(line)}`);
+  });
+  return out;
 }
 
 /** Commits that edited a claimed lock in place are shown, never acted on: owner and age stay the claim's. */
@@ -331,10 +348,11 @@ export function summaryLine(r: RunResult): string {
   const release = r.locks.filter((j) => j.verdict.action === "release").length;
   const keep = total - release;
   const pools = new Set(r.pools.map((p) => p.pool)).size;
-  const verb = r.command === "clean" ? `${r.released.length} released` : `${release} to release`;
+  const verb = r.command === "clean" && !r.dryRun ? `${r.released.length} released` : `${release} to release`;
   const parts = [`${total} claimed lock${total === 1 ? "" : "s"} in ${pools} pool${pools === 1 ? "" : "s"}`, `${verb}${release ? ` (${by("release")})` : ""}`, `${keep} kept${keep ? ` (${by("keep")})` : ""}`];
   let line = parts.join(": ").replace(/: (\d+ kept)/, ", $1");
   if (r.command === "clean" && r.commits.length > 0) line += `; pushed ${r.commits.length} commit${r.commits.length === 1 ? "" : "s"}`;
   if (r.command === "clean" && r.attempts > 1) line += ` after ${r.attempts} attempts`;
+  if (r.dryRun) line += "; dry run: nothing pushed";
   return line + ".";
 }
