@@ -57,7 +57,7 @@ export function renderSummary(input: SummaryInput): string {
     for (const j of sorted) {
       if (j.verdict.action !== "release") continue;
       const key = `${j.lock.pool}/${j.lock.name}`;
-      if (result.command === "clean") out.push(lockLine(released.has(key) ? "released" : "not released", j));
+      if (result.command === "clean" && !result.dryRun) out.push(lockLine(released.has(key) ? "released" : "not released", j));
       else out.push(lockLine("would release", j));
     }
     for (const j of sorted) if (needsALook(j)) out.push(lockLine("kept", j));

@@ -88,14 +88,15 @@ function configFor(op: Operation, request: Record<string, unknown>, io: Resource
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(io.env)) if (value !== undefined && !isCliSetting(name)) env[name] = value;
   Object.assign(env, translated.value.env);
-  const command = op === "out" && !dryRun ? "clean" : "status";
+  // put with dry_run: clean --dry-run, which plans the release commits and pushes nothing
+  const command = op === "out" ? "clean" : "status";
   const resolved = resolveConfig({ command, flags: translated.value.flags, env, flyTarget: null, files: translated.value.files, isTTY: false });
   const found = resolved.ok ? resolved.config.secrets : resolved.secrets;
   masks.redactor = makeRedactor({ secrets: [...sourceSecrets(request["source"]).map((value) => ({ value })), ...found] });
   if (!resolved.ok) throw new Stop(EXIT.usage, resolved.problems.map(inSourceTerms));
   const config = resolved.config;
   return {
-    config: { ...config, cacheDir: resourceCacheDir(io.env, config.repo, config.branch), verbose: translated.value.verbose, json: false, color: false, debug: false },
+    config: { ...config, cacheDir: resourceCacheDir(io.env, config.repo, config.branch), verbose: translated.value.verbose, json: false, color: false, debug: false, dryRun: op === "out" && dryRun },
     env,
   };
 }
@@ -184,6 +185,8 @@ async function put(request: Record<string, unknown>, dir: string, io: ResourceIo
     ...lockMetadata(result),
     ...(result.commits.length > 0 ? [{ name: "commit", value: result.commits[result.commits.length - 1]! }, { name: "commits", value: String(result.commits.length) }] : []),
     ...(dry ? [{ name: "dry_run", value: "true: nothing was changed" }] : []),
+    // the commits clean would push, each with its message
+    ...(result.plan?.moves ?? []).slice(0, MAX_LOCKS_IN_METADATA).map((m) => ({ name: `planned commit: ${m.pool}/${m.name}`, value: m.message })),
     ...commonMetadata(result),
   ];
   return { version, metadata };

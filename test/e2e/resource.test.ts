@@ -138,6 +138,9 @@ describe("the Concourse resource", () => {
     const out = output<InOut>(r);
     assert.equal(meta(out.metadata, "would release"), "4");
     assert.equal(meta(out.metadata, "dry_run"), "true: nothing was changed");
+    // clean --dry-run's plan: each commit clean would push, with its message
+    for (const lock of ["aws/env-2", "aws/env-5", "aws/env-7", "gcp/vm-3"])
+      assert.match(meta(out.metadata, `planned commit: ${lock}`) ?? "", new RegExp(`^unclaiming: ${lock.split("/")[1]}\n\nReleased by pool-boy \\((finished|stale)\\): `));
     assert.deepEqual(out.version, changed, "the same version check gives: no new version, no loop");
     assert.equal(await s.repo.head(), headBefore);
   });
