@@ -38,7 +38,7 @@ export async function viewRepo(repo: SyncedRepo, config: Config, mode: "pools" |
     const parsed = parseConfigFile(controls.configText, REPO_CONFIG_PATH);
     if (!parsed.ok)
       throw new ConfigErrors(parsed.problems.map((p) => `${p} (in ${repo.display}, ${repo.branch} at ${repo.head.slice(0, 12)})`));
-    layers.push(parsed.layer);
+    layers.push(parsed.value);
   }
   // No pools named anywhere: every pool, with no timeout. Only the API judges; a lock that only a
   // timeout could judge is kept, with that reason (clean never releases by a guessed age).

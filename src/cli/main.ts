@@ -185,10 +185,10 @@ async function configFrom(command: PoolBoyCommand, flags: Flags, io: Io, had: Ha
   const inputs = await readInputs(flags, io.env);
   const resolved = resolveConfig({ command, flags, env: io.env, ...inputs, isTTY: Boolean(io.stdout.isTTY), terminalColumns: (io.stdout as { columns?: number }).columns });
   // built from every credential the configuration found, also when it found problems
-  const redactor = makeRedactor(resolved.ok ? resolved.config : resolved);
+  const redactor = makeRedactor(resolved);
   had.redactor = redactor;
   if (!resolved.ok) throw new ConfigErrors(resolved.problems);
-  const config = resolved.config;
+  const config = resolved.value;
   had.json = config.json;
   had.repo = safeUrl(config.repo);
   had.branch = config.branch;

@@ -14,6 +14,7 @@ import { LineCounter, parseDocument, isMap, isScalar, type Node, type Pair } fro
 import type { PoolPolicy } from "../core/model.js";
 import { parseDuration } from "../core/durations.js";
 import type { PoolSelection } from "./config.js";
+import { fail, ok, type Result } from "../core/result.js";
 
 /** Where the repository keeps its own config file and holds (outside every pool's folder). */
 export const REPO_CONFIG_PATH = ".pool-boy/config.yaml";
@@ -37,7 +38,7 @@ export interface ConfigLayer {
   strict: boolean;
 }
 
-export type ConfigFileResult = { ok: true; layer: ConfigLayer } | { ok: false; problems: string[] };
+export type ConfigFileResult = Result<ConfigLayer, string[]>;
 
 const KEYS = ["timeout", "keep-failed", "release-to"] as const;
 
@@ -77,10 +78,10 @@ export function parseConfigFile(text: string, source: string): ConfigFileResult 
     problems.push(`${source}${line ? `:${line}` : ""}: not valid YAML: ${error.message.split("\n")[0]}`);
   }
   const layer: ConfigLayer = { source, pools: new Map(), strict: false };
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return fail(problems);
   const root = doc.contents;
-  if (root === null || (isScalar(root) && (root.value === null || root.value === ""))) return { ok: true, layer };
-  if (!isMap(root)) return { ok: false, problems: [`${at(root)}: the file must be a mapping with a "pools:" key`] };
+  if (root === null || (isScalar(root) && (root.value === null || root.value === ""))) return ok(layer);
+  if (!isMap(root)) return fail([`${at(root)}: the file must be a mapping with a "pools:" key`]);
 
   for (const pair of root.items as Pair<Node, Node | null>[]) {
     const key = isScalar(pair.key) ? String(pair.key.value) : "";
@@ -155,7 +156,7 @@ export function parseConfigFile(text: string, source: string): ConfigFileResult 
       }
     }
   }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, layer };
+  return problems.length > 0 ? fail(problems) : ok(layer);
 }
 
 function durationOf(v: Node | null, path: string, where: string, key: "timeout" | "keep-failed", problems: string[]): number | null | undefined {

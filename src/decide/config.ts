@@ -6,6 +6,7 @@ import { API_TIMEOUT_BOUNDS, POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration }
 import type { Secret } from "../core/redact.js";
 import { parseConfigFile, type ConfigLayer } from "./config-file.js";
 import { parseRepoUrl } from "./repo-url.js";
+import { fail, ok, type Result } from "../core/result.js";
 
 export type Command = "status" | "clean";
 
@@ -175,7 +176,7 @@ export interface ResolveInput {
 }
 
 /** Either way, the secrets found: an error message is masked too. */
-export type ResolveResult = { ok: true; config: Config } | { ok: false; problems: string[]; secrets: Secret[] };
+export type ResolveResult = Result<Config, string[]> & { secrets: Secret[] };
 
 /** The environment variable behind each option, for --help, errors and the docs. */
 export const ENV = {
@@ -214,7 +215,7 @@ export const DEFAULT_COLUMNS = 80;
 const POOL_NAME = /^[^/\\\0]+$/;
 
 /** Parse `pool:timeout,pool:timeout,*:timeout`. */
-export function parsePools(spec: string, source: string): { selection: PoolSelection; problems: string[] } {
+export function parsePools(spec: string, source: string): Result<PoolSelection, string[]> {
   const problems: string[] = [];
   const named: PoolPolicy[] = [];
   let wildcard: number | null | undefined;
@@ -263,7 +264,7 @@ export function parsePools(spec: string, source: string): { selection: PoolSelec
     }
     named.push({ pool, timeoutSeconds: timeout });
   }
-  return { selection: { named, wildcard }, problems };
+  return problems.length > 0 ? fail(problems) : ok({ named, wildcard });
 }
 
 /** Why a pool timeout is outside the sensible bounds, or null when it is inside (or never). */
@@ -464,7 +465,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
     if (text === undefined || text === null) problems.push(`${configSource}: cannot read "${configPath}" (check the path and its permissions)`);
     else {
       const parsed = parseConfigFile(text, configPath);
-      if (parsed.ok) configFile = { ...parsed.layer, source: `--config ${configPath}` };
+      if (parsed.ok) configFile = { ...parsed.value, source: `--config ${configPath}` };
       else problems.push(...parsed.problems);
     }
   }
@@ -477,8 +478,8 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
     problems.push(`${poolSource} is empty: give pools, e.g. "workers:2h,testers:90m", or "*:2h" for every pool`);
   } else if (poolSpec !== undefined) {
     const parsed = parsePools(poolSpec, poolSource);
-    pools = parsed.selection;
-    problems.push(...parsed.problems);
+    if (parsed.ok) pools = parsed.value;
+    else problems.push(...parsed.problems);
   }
 
   // --- Concourse API ---
@@ -598,11 +599,12 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
     const text = raw.trim();
     if (text === "" && source === ENV.only) continue;
     const parsed = parseOnly(text);
-    if (typeof parsed === "string") {
-      problems.push(`${source}: "${text}" ${parsed}`);
+    if (!parsed.ok) {
+      problems.push(`${source}: "${text}" ${parsed.problems}`);
       continue;
     }
-    if (!only.some((o) => o.pool === parsed.pool && o.lock === parsed.lock)) only.push(parsed);
+    const entry = parsed.value;
+    if (!only.some((o) => o.pool === entry.pool && o.lock === entry.lock)) only.push(entry);
   }
   // status only: clean's exit code says whether it worked (the option is not offered there).
   const exitCode = input.command === "status" && pickBool(flags.exitCode, ENV.exitCode);
@@ -622,10 +624,11 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   // Links go where colour goes: a terminal that is not dumb; --no-color and NO_COLOR turn both off.
   const hyperlinks = color;
 
-  if (problems.length > 0 || !repo) return { ok: false, problems, secrets };
+  if (problems.length > 0 || !repo) return { ...fail(problems), secrets };
   return {
     ok: true,
-    config: {
+    secrets,
+    value: {
       command: input.command,
       repo,
       repoAuth,
@@ -654,14 +657,14 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
 }
 
 /** `POOL` or `POOL/LOCK`, or why not. */
-export function parseOnly(text: string): OnlyEntry | string {
+export function parseOnly(text: string): Result<OnlyEntry, string> {
   const slash = text.indexOf("/");
   const pool = slash < 0 ? text : text.slice(0, slash);
   const lock = slash < 0 ? null : text.slice(slash + 1);
-  if (pool === "" || !POOL_NAME.test(pool) || pool.startsWith(".")) return `is not POOL or POOL/LOCK (e.g. "aws" or "aws/env-1")`;
+  if (pool === "" || !POOL_NAME.test(pool) || pool.startsWith(".")) return fail(`is not POOL or POOL/LOCK (e.g. "aws" or "aws/env-1")`);
   if (lock !== null && (lock === "" || !POOL_NAME.test(lock) || lock === "." || lock === ".."))
-    return `is not POOL or POOL/LOCK (e.g. "aws" or "aws/env-1"): the lock is a file name`;
-  return { pool, lock };
+    return fail(`is not POOL or POOL/LOCK (e.g. "aws" or "aws/env-1"): the lock is a file name`);
+  return ok({ pool, lock });
 }
 
 /** Whether --only lets this lock through. */

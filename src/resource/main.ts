@@ -91,10 +91,10 @@ function configFor(op: Operation, request: Record<string, unknown>, io: Resource
   // put with dry_run: clean --dry-run, which plans the release commits and pushes nothing
   const command = op === "out" ? "clean" : "status";
   const resolved = resolveConfig({ command, flags: translated.value.flags, env, flyTarget: null, files: translated.value.files, isTTY: false });
-  const found = resolved.ok ? resolved.config.secrets : resolved.secrets;
+  const found = resolved.secrets;
   masks.redactor = makeRedactor({ secrets: [...sourceSecrets(request["source"]).map((value) => ({ value })), ...found] });
   if (!resolved.ok) throw new Stop(EXIT.usage, resolved.problems.map(inSourceTerms));
-  const config = resolved.config;
+  const config = resolved.value;
   return {
     config: { ...config, cacheDir: resourceCacheDir(io.env, config.repo, config.branch), verbose: translated.value.verbose, json: false, color: false, debug: false, dryRun: op === "out" && dryRun },
     env,

@@ -194,7 +194,10 @@ export function translateSource(source: unknown, options: TranslateOptions = { c
   }
   // The spec is checked here too (the same parser the CLI uses), so that its problems come with
   // the others, all at once.
-  if (pools) problems.push(...parsePools(pools, "source.pools").problems);
+  if (pools) {
+    const parsed = parsePools(pools, "source.pools");
+    if (!parsed.ok) problems.push(...parsed.problems);
+  }
 
   const concourseUrl = str("concourse_url");
   const concourseUsername = str("concourse_username");

@@ -6,7 +6,7 @@ import { parsePools } from "../../src/decide/config.js";
 test("a valid file: durations, shorthand, off, release-to", () => {
   const r = parseConfigFile(`pools:\n  "*": {timeout: 2h}\n  aws:\n    timeout: 90m\n    keep-failed: 1d\n    release-to: aws-dirty\n  gcp: 45\n  slow: {timeout: never, keep-failed: off}\n`, "c.yaml");
   assert.ok(r.ok, JSON.stringify(r));
-  assert.deepEqual(Object.fromEntries(r.layer.pools), {
+  assert.deepEqual(Object.fromEntries(r.value.pools), {
     "*": { timeout: 7200 },
     aws: { timeout: 5400, keepFailed: 86400, releaseTo: "aws-dirty" },
     gcp: { timeout: 2700 },
@@ -18,7 +18,7 @@ test("an empty file and an empty pools: are valid and say nothing", () => {
   for (const text of ["", "# nothing\n", "pools:\n"]) {
     const r = parseConfigFile(text, "c.yaml");
     assert.ok(r.ok, text);
-    assert.equal(r.layer.pools.size, 0);
+    assert.equal(r.value.pools.size, 0);
   }
 });
 
@@ -53,9 +53,13 @@ for (const [name, text, want] of bad)
 function layer(source: string, text: string): ConfigLayer {
   const r = parseConfigFile(text, source);
   if (!r.ok) throw new Error(r.problems.join("\n"));
-  return { ...r.layer, source };
+  return { ...r.value, source };
 }
-const flags = (spec: string) => layerFromSelection(parsePools(spec, "--pools").selection, "--pools");
+const flags = (spec: string) => {
+  const r = parsePools(spec, "--pools");
+  if (!r.ok) throw new Error(r.problems.join("\n"));
+  return layerFromSelection(r.value, "--pools");
+};
 
 type Case = [name: string, layers: ConfigLayer[], pool: string, want: { timeout: number | null; keepFailed: number | null; releaseTo: string | null; from: string }];
 const H = 3600;

@@ -18,7 +18,7 @@ test("the original's environment alone is a complete config", () => {
     CONCOURSE_BASE_URL: "https://ci.example.com/", CONCOURSE_USERNAME: "bot", CONCOURSE_PASSWORD: "s3cret-pw",
   });
   assert.ok(r.ok);
-  const c = r.config;
+  const c = r.value;
   assert.equal(c.repo, "git@github.com:org/locks.git");
   assert.equal(c.branch, "locks");
   assert.deepEqual(c.pools.named, [{ pool: "workers", timeoutSeconds: 3600 }, { pool: "testers", timeoutSeconds: 1800 }]);
@@ -31,17 +31,17 @@ test("the original's environment alone is a complete config", () => {
 test("a flag beats the environment", () => {
   const r = resolve({ repo: "/flag", pools: "a:1h", branch: "b1", team: "t1" }, { POOL_REPO: "/env", POOLS: "b:2h", POOL_REPO_BRANCH: "b2", POOL_BOY_TEAM: "t2" });
   assert.ok(r.ok);
-  assert.equal(r.config.repo, "/flag");
-  assert.equal(r.config.branch, "b1");
-  assert.equal(r.config.team, "t1");
-  assert.deepEqual(r.config.pools.named, [{ pool: "a", timeoutSeconds: 3600 }]);
+  assert.equal(r.value.repo, "/flag");
+  assert.equal(r.value.branch, "b1");
+  assert.equal(r.value.team, "t1");
+  assert.deepEqual(r.value.pools.named, [{ pool: "a", timeoutSeconds: 3600 }]);
 });
 
 test("no API: timeout-only mode, no branch means the remote's default", () => {
   const r = resolve(base);
   assert.ok(r.ok);
-  assert.equal(r.config.atc, null);
-  assert.equal(r.config.branch, null);
+  assert.equal(r.value.atc, null);
+  assert.equal(r.value.branch, null);
 });
 
 test("every problem is reported at once, each naming its input", () => {
@@ -70,14 +70,17 @@ const badPools: Array<[string, RegExp]> = [
 ];
 for (const [spec, want] of badPools) {
   test(`--pools ${JSON.stringify(spec)} is refused`, () => {
-    const { problems: p } = parsePools(spec, "--pools");
+    const r = parsePools(spec, "--pools");
+    const p = r.ok ? [] : r.problems;
     assert.ok(p.some((x) => want.test(x)), p.join("; "));
   });
 }
 
 test("--pools: minutes, units, never, wildcard with overrides", () => {
-  const { selection, problems: p } = parsePools("aws:90, gcp:2h ,slow:never,*:1d", "POOLS");
-  assert.deepEqual(p, []);
+  const r = parsePools("aws:90, gcp:2h ,slow:never,*:1d", "POOLS");
+  assert.deepEqual(r.ok ? [] : r.problems, []);
+  assert.ok(r.ok);
+  const selection = r.value;
   assert.equal(selection.wildcard, 86400);
   assert.deepEqual(policiesFor(["aws", "gcp", "other", "slow"], selection), [
     { pool: "aws", timeoutSeconds: 5400 },
@@ -85,7 +88,9 @@ test("--pools: minutes, units, never, wildcard with overrides", () => {
     { pool: "other", timeoutSeconds: 86400 },
     { pool: "slow", timeoutSeconds: null },
   ]);
-  const named = parsePools("aws:2h", "--pools").selection;
+  const two = parsePools("aws:2h", "--pools");
+  assert.ok(two.ok);
+  const named = two.value;
   assert.deepEqual(policiesFor(["aws", "gcp"], named), [{ pool: "aws", timeoutSeconds: 7200 }]);
 });
 
@@ -105,10 +110,10 @@ test("credentials without an API, or both kinds at once, are refused", () => {
 test("passwords and tokens come from files", () => {
   const r = resolve({ ...base, concourseUrl: "https://ci", username: "bot", passwordFile: "/run/secrets/pw" }, {}, { files: { "/run/secrets/pw": "from-file\n" } });
   assert.ok(r.ok);
-  assert.deepEqual(r.config.atc?.auth, { kind: "password", username: "bot", password: "from-file" });
+  assert.deepEqual(r.value.atc?.auth, { kind: "password", username: "bot", password: "from-file" });
   const t = resolve({ ...base, concourseUrl: "https://ci" }, { CONCOURSE_TOKEN_FILE: "/tok" }, { files: { "/tok": "tok-abcdef" } });
   assert.ok(t.ok);
-  assert.equal(t.config.atc?.auth.kind, "token");
+  assert.equal(t.value.atc?.auth.kind, "token");
   assert.match(problems({ ...base, concourseUrl: "https://ci", username: "bot", passwordFile: "/missing" }, {}, { files: { "/missing": null } }).join(), /--password-file: cannot read "\/missing"/);
 });
 
@@ -116,10 +121,10 @@ const target: FlyTarget = { name: "ci", api: "https://ci.example.com", team: "pl
 test("--target reuses fly's api, team, token and insecure", () => {
   const r = resolve({ ...base, target: "ci" }, {}, { flyTarget: target });
   assert.ok(r.ok);
-  assert.equal(r.config.atc?.url, "https://ci.example.com");
-  assert.equal(r.config.team, "platform");
-  assert.equal(r.config.atc?.insecure, true);
-  assert.deepEqual(r.config.atc?.auth, { kind: "token", token: "tok-flyrc-123", source: "~/.flyrc target ci", flyTarget: "ci" });
+  assert.equal(r.value.atc?.url, "https://ci.example.com");
+  assert.equal(r.value.team, "platform");
+  assert.equal(r.value.atc?.insecure, true);
+  assert.deepEqual(r.value.atc?.auth, { kind: "token", token: "tok-flyrc-123", source: "~/.flyrc target ci", flyTarget: "ci" });
 });
 
 test("--target problems say how to fix them", () => {
@@ -132,16 +137,16 @@ test("--target problems say how to fix them", () => {
 test("booleans from the environment are checked", () => {
   assert.match(problems(base, { POOL_BOY_JSON: "maybe" }).join(), /POOL_BOY_JSON: "maybe" is not true or false/);
   const r = resolve(base, { POOL_BOY_JSON: "1", POOL_BOY_VERBOSE: "true" });
-  assert.ok(r.ok && r.config.json && r.config.verbose);
+  assert.ok(r.ok && r.value.json && r.value.verbose);
 });
 
 test("colour: only on a terminal, never with NO_COLOR", () => {
   const on = resolve(base, {}, { isTTY: true });
-  assert.ok(on.ok && on.config.color);
+  assert.ok(on.ok && on.value.color);
   const off = resolve(base, { NO_COLOR: "1" }, { isTTY: true });
-  assert.ok(off.ok && !off.config.color);
+  assert.ok(off.ok && !off.value.color);
   const pipe = resolve(base, {}, { isTTY: false });
-  assert.ok(pipe.ok && !pipe.config.color);
+  assert.ok(pipe.ok && !pipe.value.color);
 });
 
 test("a CA certificate file must hold a PEM certificate", () => {
@@ -166,8 +171,8 @@ for (const [name, flags, env, url, auth] of authCases) {
   test(`repository auth: ${name}`, () => {
     const r = resolve(flags, env);
     assert.ok(r.ok, r.ok ? "" : r.problems.join("\n"));
-    assert.equal(r.config.repo, url);
-    assert.deepEqual(r.config.repoAuth, auth);
+    assert.equal(r.value.repo, url);
+    assert.deepEqual(r.value.repoAuth, auth);
   });
 }
 
@@ -195,9 +200,9 @@ test("every credential seen is in Config.secrets, used or not", () => {
     { files: { "/t": "file-token-2\n" } },
   );
   assert.ok(r.ok, r.ok ? "" : r.problems.join("\n"));
-  const values = r.config.secrets.map((s) => s.value);
+  const values = r.value.secrets.map((s) => s.value);
   for (const v of ["unused-for-ssh", KEY, "env-token-1", "file-token-2", "pg-pass"]) assert.ok(values.includes(v), v);
-  assert.ok(r.config.repoWarnings.some((w) => /POOL_REPO_PASSWORD is ignored/.test(w)));
+  assert.ok(r.value.repoWarnings.some((w) => /POOL_REPO_PASSWORD is ignored/.test(w)));
 });
 
 // ---- Pool timeouts: 1 minute to 365 days, or never. Everything else is refused. ----
@@ -227,13 +232,16 @@ const poolTimeouts: PoolTimeoutCase[] = [
 ];
 for (const [spec, want] of poolTimeouts) {
   test(`--pools ${spec.length > 40 ? spec.slice(0, 40) + "…" : spec} → ${want instanceof RegExp ? "refused" : want}`, () => {
-    const { selection, problems: p } = parsePools(spec, "--pools");
+    const r = parsePools(spec, "--pools");
+    const p = r.ok ? [] : r.problems;
     if (want instanceof RegExp) {
       assert.equal(p.length, 1, p.join("; "));
       assert.match(p[0]!, want);
       assert.match(p[0]!, /^--pools: /);
     } else {
       assert.deepEqual(p, []);
+      assert.ok(r.ok);
+      const selection = r.value;
       const t = selection.named.length > 0 ? selection.named[0]!.timeoutSeconds : selection.wildcard;
       assert.equal(t, want);
     }
@@ -258,21 +266,21 @@ const bounds: BoundCase[] = [
   ["--api-timeout soon", { ...withApi, apiTimeout: "soon" }, {}, /"soon" is not a duration/],
   ["POOL_BOY_API_TIMEOUT=2h", withApi, { POOL_BOY_API_TIMEOUT: "2h" }, /^POOL_BOY_API_TIMEOUT: "2h" is longer/],
   ["--api-timeout 1 has no unit", { ...withApi, apiTimeout: "1" }, {}, /--api-timeout: "1" has no unit \(write e\.g\. "1s"/],
-  ["--api-timeout 1s is a second", { ...withApi, apiTimeout: "1s" }, {}, (r) => assert.equal(r.ok && r.config.atc?.timeoutMs, 1000)],
-  ["--api-timeout 1h is the longest", { ...withApi, apiTimeout: "1h" }, {}, (r) => assert.equal(r.ok && r.config.atc?.timeoutMs, 3_600_000)],
-  ["--api-timeout 1.5s", { ...withApi, apiTimeout: "1.5s" }, {}, (r) => assert.equal(r.ok && r.config.atc?.timeoutMs, 1500)],
+  ["--api-timeout 1s is a second", { ...withApi, apiTimeout: "1s" }, {}, (r) => assert.equal(r.ok && r.value.atc?.timeoutMs, 1000)],
+  ["--api-timeout 1h is the longest", { ...withApi, apiTimeout: "1h" }, {}, (r) => assert.equal(r.ok && r.value.atc?.timeoutMs, 3_600_000)],
+  ["--api-timeout 1.5s", { ...withApi, apiTimeout: "1.5s" }, {}, (r) => assert.equal(r.ok && r.value.atc?.timeoutMs, 1500)],
   ["--retries 11", { ...withApi, retries: "11" }, {}, /--retries: "11" is out of range \(give a whole number from 0 to 10\)/],
   ["--retries -1", { ...withApi, retries: "-1" }, {}, /--retries: "-1" is not a whole number \(give one from 0 to 10\)/],
-  ["--retries 0 is allowed", { ...withApi, retries: "0" }, {}, (r) => assert.equal(r.ok && r.config.atc?.retries, 0)],
+  ["--retries 0 is allowed", { ...withApi, retries: "0" }, {}, (r) => assert.equal(r.ok && r.value.atc?.retries, 0)],
   ["POOL_BOY_API_RETRIES of 400 digits", withApi, { POOL_BOY_API_RETRIES: "9".repeat(400) }, /^POOL_BOY_API_RETRIES: "9+" is out of range/],
   ["--concurrency 0", { ...withApi, concurrency: "0" }, {}, /--concurrency: "0" is out of range \(give a whole number from 1 to 256\)/],
   ["--concurrency 257", { ...withApi, concurrency: "257" }, {}, /"257" is out of range/],
   ["--concurrency 2.5", { ...withApi, concurrency: "2.5" }, {}, /"2\.5" is not a whole number/],
-  ["--concurrency 256 is the most", { ...withApi, concurrency: "256" }, {}, (r) => assert.equal(r.ok && r.config.atc?.concurrency, 256)],
+  ["--concurrency 256 is the most", { ...withApi, concurrency: "256" }, {}, (r) => assert.equal(r.ok && r.value.atc?.concurrency, 256)],
   ["POOL_BOY_CONCURRENCY=1e3", withApi, { POOL_BOY_CONCURRENCY: "1e3" }, /^POOL_BOY_CONCURRENCY: "1e3" is not a whole number/],
   ["--max-attempts 0", { ...base, maxAttempts: "0" }, {}, /--max-attempts: "0" is out of range \(give a whole number from 1 to 50\)/],
   ["--max-attempts 51", { ...base, maxAttempts: "51" }, {}, /"51" is out of range/],
-  ["POOL_BOY_MAX_ATTEMPTS=50 is the most", base, { POOL_BOY_MAX_ATTEMPTS: "50" }, (r) => assert.equal(r.ok && r.config.maxAttempts, 50)],
+  ["POOL_BOY_MAX_ATTEMPTS=50 is the most", base, { POOL_BOY_MAX_ATTEMPTS: "50" }, (r) => assert.equal(r.ok && r.value.maxAttempts, 50)],
   ["POOL_BOY_MAX_ATTEMPTS=many", base, { POOL_BOY_MAX_ATTEMPTS: "many" }, /^POOL_BOY_MAX_ATTEMPTS: "many" is not a whole number/],
 ];
 for (const [name, flags, env, want] of bounds) {
@@ -315,11 +323,11 @@ for (const [name, flags, env, extra, want, notWant] of messages) {
 
 test("the API's source travels with the config, for later messages", () => {
   const fromFlag = resolve({ ...base, concourseUrl: "https://ci" });
-  assert.equal(fromFlag.ok && fromFlag.config.atc?.urlSource, "--concourse-url");
+  assert.equal(fromFlag.ok && fromFlag.value.atc?.urlSource, "--concourse-url");
   const fromEnv = resolve(base, { CONCOURSE_BASE_URL: "https://ci" });
-  assert.equal(fromEnv.ok && fromEnv.config.atc?.urlSource, "CONCOURSE_BASE_URL");
+  assert.equal(fromEnv.ok && fromEnv.value.atc?.urlSource, "CONCOURSE_BASE_URL");
   const fromTarget = resolve({ ...base, target: "ci" }, {}, { flyTarget });
-  assert.equal(fromTarget.ok && fromTarget.config.atc?.urlSource, "the api of --target ci in /home/op/.flyrc");
+  assert.equal(fromTarget.ok && fromTarget.value.atc?.urlSource, "the api of --target ci in /home/op/.flyrc");
 });
 const onlyCases: Array<[string, Flags, Record<string, string>, Array<{ pool: string; lock: string | null }> | RegExp]> = [
   ["a pool", { only: ["aws"] }, {}, [{ pool: "aws", lock: null }]],
@@ -336,7 +344,7 @@ for (const [name, flags, env, want] of onlyCases) {
     if (want instanceof RegExp) assert.match(r.ok ? "" : r.problems.join("\n"), want);
     else {
       assert.ok(r.ok, r.ok ? "" : r.problems.join("\n"));
-      assert.deepEqual(r.config.only, want);
+      assert.deepEqual(r.value.only, want);
     }
   });
 }
@@ -355,7 +363,7 @@ for (const [text, want] of apiTimeouts) {
     if (want instanceof RegExp) assert.match(r.ok ? "" : r.problems.join("\n"), want);
     else {
       assert.ok(r.ok);
-      assert.equal(r.config.atc?.timeoutMs, want);
+      assert.equal(r.value.atc?.timeoutMs, want);
     }
   });
 }
@@ -372,14 +380,14 @@ for (const [name, env, isTTY, terminalColumns, columns, hyperlinks] of widths) {
   test(`width: ${name}`, () => {
     const r = resolve(base, env, { isTTY, terminalColumns });
     assert.ok(r.ok);
-    assert.equal(r.config.columns, columns);
-    assert.equal(r.config.hyperlinks, hyperlinks);
+    assert.equal(r.value.columns, columns);
+    assert.equal(r.value.hyperlinks, hyperlinks);
   });
 }
 
 test("--exit-code: status only", () => {
   const s = resolve({ ...base, exitCode: true });
-  assert.ok(s.ok && s.config.exitCode);
+  assert.ok(s.ok && s.value.exitCode);
   const c = resolve(base, { POOL_BOY_EXIT_CODE: "1" }, { command: "clean" });
-  assert.ok(c.ok && !c.config.exitCode);
+  assert.ok(c.ok && !c.value.exitCode);
 });

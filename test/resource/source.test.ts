@@ -17,8 +17,8 @@ const good: Array<[string, Record<string, unknown>, (t: ReturnType<typeof transl
     assert.ok(t.ok);
     const r = resolveConfig({ command: "status", flags: t.value.flags, env: t.value.env, flyTarget: null, files: t.value.files, isTTY: false });
     assert.ok(r.ok, r.ok ? "" : r.problems.join("\n"));
-    assert.equal(r.config.repo, "https://git.example.com/locks.git");
-    assert.deepEqual(r.config.repoAuth, { kind: "https", username: "bot", password: "tok-123" });
+    assert.equal(r.value.repo, "https://git.example.com/locks.git");
+    assert.deepEqual(r.value.repoAuth, { kind: "https", username: "bot", password: "tok-123" });
   }],
   ["concourse user", { ...base, concourse_url: "https://ci", concourse_username: "bot", concourse_password: "pw" }, (t) => {
     assert.ok(t.ok);
