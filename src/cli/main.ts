@@ -15,6 +15,7 @@ import { renderTable } from "../report/table.js";
 import { errorJson, failureJson, resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
+import type { Result } from "../core/result.js";
 import { keptForNoAccess } from "../decide/access.js";
 import type { Config } from "../decide/config.js";
 import { parseDuration } from "../core/durations.js";
@@ -133,7 +134,7 @@ interface Io {
 async function readInputs(
   flags: Flags,
   env: Record<string, string | undefined>,
-): Promise<{ files: Record<string, string | null>; flyTarget: FlyTarget | string | null; sshKnownHosts: string | null }> {
+): Promise<{ files: Record<string, string | null>; flyTarget: Result<FlyTarget, string> | null; sshKnownHosts: string | null }> {
   const paths = [flags.passwordFile ?? env[ENV.passwordFile], flags.tokenFile ?? env[ENV.tokenFile], flags.caCert ?? env[ENV.caCert], flags.config ?? env[ENV.config]].filter(
     (p): p is string => typeof p === "string" && p.length > 0,
   );

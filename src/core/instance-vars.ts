@@ -9,6 +9,7 @@
 // Pure: no I/O. The pairs are not percent-encoded; `new URLSearchParams(pairs)` does that.
 
 import type { InstanceVars, JsonValue } from "./model.js";
+import { fail, ok, type Result } from "./result.js";
 
 type JsonObject = { [key: string]: JsonValue };
 
@@ -52,15 +53,14 @@ export function instanceVarsToQuery(vars: InstanceVars): Array<[string, string]>
   return params.sort((a, b) => compareCodePoints(a[0], b[0]));
 }
 
-export type InstanceVarsFromQuery = { ok: true; vars: InstanceVars | null } | { ok: false; problem: string };
 
 /**
- * The instance vars a query selects, read as the ATC reads them. `vars: null` when the query has no
+ * The instance vars a query selects, read as the ATC reads them. A null value when the query has no
  * `vars`/`vars.` parameter (or they add up to an empty object): a pipeline that is not instanced.
  * `ok: false` where the ATC would answer 400: a value that is not JSON (Concourse 8.0.0 – 8.0.2 put
  * unquoted strings in BUILD_URL), a malformed ref, or a `vars=` that is not an object. Never throws.
  */
-export function instanceVarsFromQuery(params: URLSearchParams): InstanceVarsFromQuery {
+export function instanceVarsFromQuery(params: URLSearchParams): Result<InstanceVars | null, string> {
   const pairs: Array<{ path: string[]; sortKey: string; value: JsonValue }> = [];
   const seen = new Set<string>();
   for (const key of params.keys()) {
@@ -68,7 +68,7 @@ export function instanceVarsFromQuery(params: URLSearchParams): InstanceVarsFrom
     seen.add(key);
     if (key !== "vars" && !key.startsWith("vars.")) continue;
     const path = parseRef(key);
-    if (typeof path === "string") return { ok: false, problem: `query parameter ${show(key)}: ${path}` };
+    if (!path.ok) return fail(`query parameter ${show(key)}: ${path.problems}`);
     // Like Go's url.Values.Get: the first value of a repeated parameter.
     const raw = params.get(key) ?? "";
     let value: JsonValue;
@@ -76,13 +76,13 @@ export function instanceVarsFromQuery(params: URLSearchParams): InstanceVarsFrom
       value = JSON.parse(raw) as JsonValue;
     } catch {
       const hint = /^\s*["{[\-0-9]|^\s*(?:true|false|null)\s*$/u.test(raw) ? "" : `; a string needs its quotes: ${key}=${show(JSON.stringify(raw))}`;
-      return { ok: false, problem: `${key}=${show(raw)} is not JSON${hint}` };
+      return fail(`${key}=${show(raw)} is not JSON${hint}`);
     }
     // Go's json.Unmarshal refuses what does not fit a float64; JSON.parse makes it Infinity.
-    if (!allFinite(value)) return { ok: false, problem: `${key}=${show(raw)} holds a number out of range` };
-    pairs.push({ path, sortKey: refString(path), value });
+    if (!allFinite(value)) return fail(`${key}=${show(raw)} holds a number out of range`);
+    pairs.push({ path: path.value, sortKey: refString(path.value), value });
   }
-  if (pairs.length === 0) return { ok: true, vars: null };
+  if (pairs.length === 0) return ok(null);
 
   // The ATC sorts the pairs by ref before expanding, so `vars={…}` goes first and `vars.k` patches it.
   pairs.sort((a, b) => compareCodePoints(a.sortKey, b.sortKey));
@@ -92,26 +92,26 @@ export function instanceVarsFromQuery(params: URLSearchParams): InstanceVarsFrom
     if (head !== undefined) upsert(root, head, fields, pair.value);
   }
   const vars = own(root, "vars");
-  if (!isObject(vars)) return { ok: false, problem: `vars=${show(goJson(vars ?? null))} is not a JSON object` };
-  return { ok: true, vars: Object.keys(vars).length > 0 ? vars : null };
+  if (!isObject(vars)) return fail(`vars=${show(goJson(vars ?? null))} is not a JSON object`);
+  return ok(Object.keys(vars).length > 0 ? vars : null);
 }
 
 // ---- refs ----------------------------------------------------------------------------------------
 
 /** A `vars.…` parameter name split into segments as `vars.ParseReference` does, or why the ATC would refuse it. */
-function parseRef(name: string): string[] | string {
-  if (countOf(name, '"') % 2 !== 0) return "unclosed quotes";
+function parseRef(name: string): Result<string[], string> {
+  if (countOf(name, '"') % 2 !== 0) return fail("unclosed quotes");
   // The ATC would read an unquoted `:` as a var source and file the value outside `vars`.
-  if (findUnquoted(name, ":", 0) !== -1) return "an unquoted ':' (a key with ':' must be quoted)";
+  if (findUnquoted(name, ":", 0) !== -1) return fail("an unquoted ':' (a key with ':' must be quoted)");
   const segments: string[] = [];
   let start = 0;
   for (;;) {
     const dot = findUnquoted(name, ".", start);
     const raw = dot === -1 ? name.slice(start) : name.slice(start, dot);
     const segment = raw.replace(GO_TRIM, "").replaceAll('"', "");
-    if (segment === "") return "an empty key segment";
+    if (segment === "") return fail("an empty key segment");
     segments.push(segment);
-    if (dot === -1) return segments;
+    if (dot === -1) return ok(segments);
     start = dot + 1;
   }
 }

@@ -163,8 +163,8 @@ export interface ResolveInput {
   command: Command;
   flags: Flags;
   env: Record<string, string | undefined>;
-  /** the target named by --target / POOL_BOY_TARGET, already read from ~/.flyrc; a string is why it could not be */
-  flyTarget: FlyTarget | string | null;
+  /** the target named by --target / POOL_BOY_TARGET, already read from ~/.flyrc, or why it could not be; null: none read */
+  flyTarget: Result<FlyTarget, string> | null;
   /** text of files named by --password-file, --token-file, --ca-cert (and their variables); null: unreadable */
   files: Record<string, string | null>;
   /** whether the terminal wants colour (stdout is a TTY) */
@@ -488,14 +488,15 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const targetLabel = targetSource === "--target" ? `--target ${targetName}` : `${ENV.target}=${targetName}`;
   let target: FlyTarget | null = null;
   if (targetName) {
-    if (typeof input.flyTarget === "string") problems.push(`${targetLabel}: ${input.flyTarget}`);
-    else if (input.flyTarget === null) problems.push(`${targetLabel}: no such target in ~/.flyrc (log in first: fly -t ${targetName} login -c URL)`);
-    else if (!isHttpUrl(input.flyTarget.api.trim()))
+    const read = input.flyTarget;
+    if (read === null) problems.push(`${targetLabel}: no such target in ~/.flyrc (log in first: fly -t ${targetName} login -c URL)`);
+    else if (!read.ok) problems.push(`${targetLabel}: ${read.problems}`);
+    else if (!isHttpUrl(read.value.api.trim()))
       problems.push(
-        `${targetLabel}: the target's api "${input.flyTarget.api.replace(/\/\/[^@/]*@/, "//***@")}" in ${input.flyTarget.file ?? "~/.flyrc"} is not an http(s) URL ` +
+        `${targetLabel}: the target's api "${read.value.api.replace(/\/\/[^@/]*@/, "//***@")}" in ${read.value.file ?? "~/.flyrc"} is not an http(s) URL ` +
           `(log in again: fly -t ${targetName} login -c https://ci.example.com, or fix the api line of that file)`,
       );
-    else target = input.flyTarget;
+    else target = read.value;
   }
 
   const [urlText, urlSource] = pick(flags.concourseUrl, ENV.concourseUrl, "--concourse-url");

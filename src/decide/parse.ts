@@ -9,6 +9,7 @@
 
 import type { BuildRef, ClaimFormat, ClaimOperation, InstanceVars, JsonValue, ParsedClaim } from "../core/model.js";
 import { instanceVarsFromQuery } from "../core/instance-vars.js";
+import { fail, ok, type Result } from "../core/result.js";
 
 // Every operation text the resource appends after its prefix. Longest alternatives first.
 // `adding:` was written by `add` until 9af6d0b; `unclaiming`, `removing` and `adding unclaimed`
@@ -125,12 +126,12 @@ function fromBuildUrlMessage(first: string, url: string): ParsedClaim {
     if (query !== undefined && query !== "") {
       const read = instanceVarsFromQuery(new URLSearchParams(query));
       if (!read.ok) {
-        const why = read.problem.includes("is not JSON")
+        const why = read.problems.includes("is not JSON")
           ? "Concourse 8.0.0 – 8.0.2 wrote BUILD_URL with values that are not JSON, and the API answers 400 to them"
           : "the API would answer 400 to them";
-        return unknown(operation, "build-url", `the Build URL's instance vars cannot be used (${read.problem}): ${why}`);
+        return unknown(operation, "build-url", `the Build URL's instance vars cannot be used (${read.problems}): ${why}`);
       }
-      instanceVars = read.vars;
+      instanceVars = read.value;
     }
     // Concourse inserts the names raw (reference §5): `p%41` is the pipeline `p%41`, not `pA`.
     const owner: BuildRef = { kind: "job", team, pipeline, instanceVars, job: jobName, name };
@@ -231,8 +232,8 @@ function matchTeamInstanced(line: string): PrefixMatch | null {
   const tail = end === -1 ? null : TEAM_INSTANCED_TAIL.exec(line.slice(end));
   if (tail && names(tail[1])) {
     const vars = readVars(line.slice(start, end));
-    if (typeof vars === "string") return { format: "team-instanced", word: tail[3] ?? "", owner: null, problem: vars };
-    return job("team-instanced", tail[3], { team: head[1], pipeline: head[2], job: tail[1], name: tail[2], instanceVars: vars });
+    if (!vars.ok) return { format: "team-instanced", word: tail[3] ?? "", owner: null, problem: vars.problems };
+    return job("team-instanced", tail[3], { team: head[1], pipeline: head[2], job: tail[1], name: tail[2], instanceVars: vars.value });
   }
   const loose = TEAM_INSTANCED_LOOSE.exec(line);
   if (loose) return { format: "team-instanced", word: loose[5] ?? "", owner: null, problem: "the instance vars in the message are not one JSON object" };
@@ -247,8 +248,8 @@ function matchTeamBuildVars(line: string): PrefixMatch | null {
   const tail = end === -1 ? null : TEAM_BUILD_VARS_TAIL.exec(line.slice(end));
   if (tail) {
     const vars = readVars(line.slice(start, end));
-    if (typeof vars === "string") return { format: "team-build-vars", word: tail[1] ?? "", owner: null, problem: vars };
-    return job("team-build-vars", tail[1], { team: head[1], pipeline: head[2], job: head[3], name: head[4], instanceVars: vars });
+    if (!vars.ok) return { format: "team-build-vars", word: tail[1] ?? "", owner: null, problem: vars.problems };
+    return job("team-build-vars", tail[1], { team: head[1], pipeline: head[2], job: head[3], name: head[4], instanceVars: vars.value });
   }
   const loose = TEAM_BUILD_VARS_LOOSE.exec(line);
   if (loose) return { format: "team-build-vars", word: loose[5] ?? "", owner: null, problem: "the instance vars in the message are not one JSON object" };
@@ -280,17 +281,17 @@ function endOfJsonObject(text: string, start: number): number {
 }
 
 /** BUILD_PIPELINE_INSTANCE_VARS as written into the message, or why it cannot be used. */
-function readVars(text: string): InstanceVars | null | string {
+function readVars(text: string): Result<InstanceVars | null, string> {
   let value: JsonValue;
   try {
     value = JSON.parse(text) as JsonValue;
   } catch {
-    return `the instance vars in the message are not valid JSON: ${shorten(text)}`;
+    return fail(`the instance vars in the message are not valid JSON: ${shorten(text)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return `the instance vars in the message are not a JSON object: ${shorten(text)}`;
+    return fail(`the instance vars in the message are not a JSON object: ${shorten(text)}`);
   }
-  return Object.keys(value).length > 0 ? value : null;
+  return ok(Object.keys(value).length > 0 ? value : null);
 }
 
 /** Names as pool-resource joins them: non-empty, nothing trimmed off (free text has spaces around words). */

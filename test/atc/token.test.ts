@@ -62,8 +62,9 @@ for (const version of ["5.8.0", "6.3.0", "8.2.5"]) {
     try {
       const token = fake.issueToken("ci", { lifetimeSeconds: -60 });
       assert.equal(version === "8.2.5", isOpaqueAccessToken(token));
-      const flyrc = parseFlyrc(`targets:\n  ci-${version}:\n    api: ${fake.url}\n    team: main\n    token: {type: bearer, value: "${token}"}\n`, `ci-${version}`);
-      assert.ok(!(flyrc instanceof PoolBoyError));
+      const read = parseFlyrc(`targets:\n  ci-${version}:\n    api: ${fake.url}\n    team: main\n    token: {type: bearer, value: "${token}"}\n`, `ci-${version}`);
+      assert.ok(read.ok);
+      const flyrc = read.value;
       await assert.rejects(
         connectAtc(options(flyrc.api, { kind: "token", token: flyrc.token ?? "", source: `flyrc target ${flyrc.name}`, flyTarget: flyrc.name })),
         (error: unknown) => {
@@ -85,8 +86,9 @@ for (const version of ["5.8.0", "6.3.0", "8.2.5"]) {
 test("a logged-out flyrc target is refused before anything is sent", async () => {
   const fake = await startFakeAtc({ version: "7.11.2", users: USERS });
   try {
-    const flyrc = parseFlyrc(`targets:\n  ci:\n    api: ${fake.url}\n    token: {type: "", value: ""}\n`, "ci");
-    assert.ok(!(flyrc instanceof PoolBoyError));
+    const read = parseFlyrc(`targets:\n  ci:\n    api: ${fake.url}\n    token: {type: "", value: ""}\n`, "ci");
+    assert.ok(read.ok);
+    const flyrc = read.value;
     await assert.rejects(connectAtc(options(flyrc.api, { kind: "token", token: flyrc.token ?? "", source: "flyrc target ci", flyTarget: "ci" })), /logged out/);
     assert.equal(fake.requests.length, 0);
   } finally {

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { ok, fail } from "../../src/core/result.js";
 import { parsePools, policiesFor, resolveConfig, type Flags, type FlyTarget, type ResolveInput } from "../../src/decide/config.js";
 
 function resolve(flags: Flags, env: Record<string, string> = {}, extra: Partial<ResolveInput> = {}) {
@@ -119,7 +120,7 @@ test("passwords and tokens come from files", () => {
 
 const target: FlyTarget = { name: "ci", api: "https://ci.example.com", team: "platform", token: "tok-flyrc-123", insecure: true, caCert: null };
 test("--target reuses fly's api, team, token and insecure", () => {
-  const r = resolve({ ...base, target: "ci" }, {}, { flyTarget: target });
+  const r = resolve({ ...base, target: "ci" }, {}, { flyTarget: ok(target) });
   assert.ok(r.ok);
   assert.equal(r.value.atc?.url, "https://ci.example.com");
   assert.equal(r.value.team, "platform");
@@ -129,9 +130,9 @@ test("--target reuses fly's api, team, token and insecure", () => {
 
 test("--target problems say how to fix them", () => {
   assert.match(problems({ ...base, target: "ci" }).join(), /no such target in ~\/\.flyrc \(log in first: fly -t ci login/);
-  assert.match(problems({ ...base, target: "ci" }, {}, { flyTarget: "the token expired at 2026-01-01T00:00:00Z (log in again: fly -t ci login)" }).join(), /--target ci: the token expired/);
-  assert.match(problems({ ...base, target: "ci" }, {}, { flyTarget: { ...target, token: null } }).join(), /has no token in ~\/\.flyrc \(log in first: fly -t ci login\)/);
-  assert.match(problems({ ...base, target: "ci", concourseUrl: "https://other.example.com" }, {}, { flyTarget: target }).join(), /name different Concourses/);
+  assert.match(problems({ ...base, target: "ci" }, {}, { flyTarget: fail("the token expired at 2026-01-01T00:00:00Z (log in again: fly -t ci login)") }).join(), /--target ci: the token expired/);
+  assert.match(problems({ ...base, target: "ci" }, {}, { flyTarget: ok({ ...target, token: null }) }).join(), /has no token in ~\/\.flyrc \(log in first: fly -t ci login\)/);
+  assert.match(problems({ ...base, target: "ci", concourseUrl: "https://other.example.com" }, {}, { flyTarget: ok(target) }).join(), /name different Concourses/);
 });
 
 test("booleans from the environment are checked", () => {
@@ -301,10 +302,10 @@ for (const [name, flags, env, want] of bounds) {
 const flyTarget: FlyTarget = { name: "ci", api: "https://ci.example.com", team: "main", token: "tok-flyrc-123", insecure: false, caCert: null, file: "/home/op/.flyrc" };
 type MessageCase = [name: string, flags: Flags, env: Record<string, string>, extra: Partial<ResolveInput>, want: RegExp, notWant?: RegExp];
 const messages: MessageCase[] = [
-  ["a bad api in .flyrc names the target and the file", { ...base, target: "ci" }, {}, { flyTarget: { ...flyTarget, api: "ci.example.com" } },
+  ["a bad api in .flyrc names the target and the file", { ...base, target: "ci" }, {}, { flyTarget: ok({ ...flyTarget, api: "ci.example.com" }) },
     /^--target ci: the target's api "ci\.example\.com" in \/home\/op\/\.flyrc is not an http\(s\) URL \(log in again: fly -t ci login -c https:\/\/ci\.example\.com/, /CONCOURSE_BASE_URL/],
   ["a target given by POOL_BOY_TARGET is named so", base, { POOL_BOY_TARGET: "ci" }, {}, /^POOL_BOY_TARGET=ci: no such target in ~\/\.flyrc/],
-  ["a target without a token names the file", { ...base, target: "ci" }, {}, { flyTarget: { ...flyTarget, token: null } }, /^--target ci: the target has no token in \/home\/op\/\.flyrc \(log in first: fly -t ci login\)/],
+  ["a target without a token names the file", { ...base, target: "ci" }, {}, { flyTarget: ok({ ...flyTarget, token: null }) }, /^--target ci: the target has no token in \/home\/op\/\.flyrc \(log in first: fly -t ci login\)/],
   ["--username without a password names --username", { ...base, concourseUrl: "https://ci", username: "bot" }, {}, {}, /^--username is set but no password: set CONCOURSE_PASSWORD or --password-file/],
   ["CONCOURSE_USERNAME without a password names the variable", { ...base, concourseUrl: "https://ci" }, { CONCOURSE_USERNAME: "bot" }, {}, /^CONCOURSE_USERNAME is set but no password/],
   ["a password file without a user names the file", { ...base, concourseUrl: "https://ci", passwordFile: "/pw" }, {}, { files: { "/pw": "pw-123456" } }, /password is set \(--password-file \/pw\) but no user: set --username \(or CONCOURSE_USERNAME\)/],
@@ -326,7 +327,7 @@ test("the API's source travels with the config, for later messages", () => {
   assert.equal(fromFlag.ok && fromFlag.value.atc?.urlSource, "--concourse-url");
   const fromEnv = resolve(base, { CONCOURSE_BASE_URL: "https://ci" });
   assert.equal(fromEnv.ok && fromEnv.value.atc?.urlSource, "CONCOURSE_BASE_URL");
-  const fromTarget = resolve({ ...base, target: "ci" }, {}, { flyTarget });
+  const fromTarget = resolve({ ...base, target: "ci" }, {}, { flyTarget: ok(flyTarget) });
   assert.equal(fromTarget.ok && fromTarget.value.atc?.urlSource, "the api of --target ci in /home/op/.flyrc");
 });
 const onlyCases: Array<[string, Flags, Record<string, string>, Array<{ pool: string; lock: string | null }> | RegExp]> = [
