@@ -133,7 +133,7 @@ export async function hold(config: Config, target: LockTarget, options: { reason
       const now = deps.now();
       const existing = holdOf(view.holds, target.pool, target.name);
       const decision = decideHold(view.snapshot, target.pool, target.name, existing, now);
-      if (!decision.ok) throw new PoolBoyError("usage", decision.why, `nothing was changed; ${decision.hint}`);
+      if (!decision.ok) throw new PoolBoyError("usage", decision.problems.why, `nothing was changed; ${decision.problems.hint}`);
       const lock = view.snapshot.locks.find((l) => l.pool === target.pool && l.name === target.name);
       const h: Hold = {
         ...target,
@@ -221,11 +221,11 @@ export async function releaseByHand(
       if (!judged) throw new Error(`${name} was not judged`);
       const h = holdOf(view.holds, target.pool, target.name);
       const decision = decideManualRelease(judged, h, options.force, deps.now());
-      if (!decision.ok) throw new PoolBoyError("usage", decision.why, decision.hint);
-      const [checked] = checkTargets([{ ...judged, verdict: decision.verdict }], snapshot, options.to);
+      if (!decision.ok) throw new PoolBoyError("usage", decision.problems.why, decision.problems.hint);
+      const [checked] = checkTargets([{ ...judged, verdict: decision.value.verdict }], snapshot, options.to);
       if (!checked || checked.verdict.action !== "release")
         throw new PoolBoyError("usage", `refusing to release ${name}: ${checked?.verdict.detail ?? "no target"}`, "nothing was changed; pick another pool with --to, or fix the target pool");
-      const plan = planRelease(snapshot.head, snapshot.branch, [checked], snapshot.pools, { reason: options.reason, by: options.by, to: options.to, takenFrom: decision.forced });
+      const plan = planRelease(snapshot.head, snapshot.branch, [checked], snapshot.pools, { reason: options.reason, by: options.by, to: options.to, takenFrom: decision.value.forced });
       const outcome = await applyRelease(s.repo, plan);
       if (!outcome.pushed) {
         if (outcome.reason === "nothing-to-do") throw new Error("a release plan with one move had nothing to do");
@@ -238,7 +238,7 @@ export async function releaseByHand(
           branch: s.repo.branch,
           lock: checked,
           move: plan.moves[0] as ReleaseMove,
-          takenFrom: decision.forced,
+          takenFrom: decision.value.forced,
           by: options.by,
           reason: options.reason,
           commit: outcome.commits[0] as string,

@@ -6,3 +6,9 @@ export type Result<T, E = string[] | string> = { ok: true; value: T } | { ok: fa
 
 export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
 export const fail = <E>(problems: E): { ok: false; problems: E } => ({ ok: false, problems });
+
+/** A refused request of a person (hold, release by hand): why, and what to do instead. */
+export interface Refusal {
+  why: string;
+  hint: string;
+}

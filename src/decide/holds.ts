@@ -5,6 +5,7 @@
 // emits a new version for any commit under POOL/ (`git log REF..HEAD -- POOL`), which would
 // trigger every job that triggers on the pool.
 
+import { fail, ok, type Refusal, type Result } from "../core/result.js";
 import { parse, stringify } from "yaml";
 import type { Hold, RepoSnapshot } from "../core/model.js";
 import { formatAge } from "../core/durations.js";
@@ -82,25 +83,24 @@ export function parseHold(path: string, text: string): { hold: Hold; problem: st
   };
 }
 
-export type HoldDecision = { ok: true } | { ok: false; why: string; hint: string };
+export type HoldDecision = Result<null, Refusal>;
 
 /** Whether POOL/LOCK can be held now: it must exist in a pool and be claimed, and not be held already. */
 export function decideHold(snapshot: RepoSnapshot, pool: string, name: string, existing: Hold | null, now: Date): HoldDecision {
   const inventory = snapshot.pools.find((p) => p.pool === pool);
   if (!inventory)
-    return {
-      ok: false,
+    return fail({
       why: `${pool}/${name}: there is no pool "${pool}" in the repository`,
       hint: snapshot.pools.length ? `the pools: ${snapshot.pools.map((p) => p.pool).join(", ")}` : "the repository has no pools",
-    };
+    });
   if (!inventory.claimed.includes(name)) {
     if (inventory.unclaimed.includes(name))
-      return { ok: false, why: `${pool}/${name} is not claimed: it is in ${pool}/unclaimed/`, hint: "only a claimed lock can be held; claim it first (or hold it once a build has it)" };
-    return { ok: false, why: `${pool}/${name} does not exist: there is no lock "${name}" in pool ${pool}`, hint: `the locks of ${pool}: ${[...inventory.claimed, ...inventory.unclaimed].join(", ") || "none"}` };
+      return fail({ why: `${pool}/${name} is not claimed: it is in ${pool}/unclaimed/`, hint: "only a claimed lock can be held; claim it first (or hold it once a build has it)" });
+    return fail({ why: `${pool}/${name} does not exist: there is no lock "${name}" in pool ${pool}`, hint: `the locks of ${pool}: ${[...inventory.claimed, ...inventory.unclaimed].join(", ") || "none"}` });
   }
   if (existing && holdActive(existing, now))
-    return { ok: false, why: `${pool}/${name} is already ${describeHold(existing)}`, hint: `run pool-boy unhold ${pool}/${name} first to change the hold` };
-  return { ok: true };
+    return fail({ why: `${pool}/${name} is already ${describeHold(existing)}`, hint: `run pool-boy unhold ${pool}/${name} first to change the hold` });
+  return ok(null);
 }
 
 /** "expires in 3h" / "expired 2d ago" / "no end" for people. */

@@ -3,6 +3,7 @@
 //   is missing or already has a lock of that name (claimed or unclaimed), it is kept (conflict).
 // - release by hand: which locks a person may release, and with --force, whose build it was taken from.
 
+import { fail, ok, type Refusal, type Result } from "../core/result.js";
 import type { Hold, JudgedLock, RepoSnapshot, Verdict } from "../core/model.js";
 import { describeRef, shortRef } from "./owner.js";
 import { holdActive, describeHold } from "./holds.js";
@@ -36,9 +37,8 @@ export function checkTargets(judged: JudgedLock[], snapshot: RepoSnapshot, overr
   });
 }
 
-export type ManualRelease =
-  | { ok: true; verdict: Verdict; forced: string | null }
-  | { ok: false; why: string; hint: string };
+/** The verdict of a release by hand, and whose build a forced one takes it from (null: not forced). */
+export type ManualRelease = Result<{ verdict: Verdict; forced: string | null }, Refusal>;
 
 /**
  * Whether a person may release this lock by hand. Refused, unless forced, when the owner build
@@ -49,7 +49,7 @@ export type ManualRelease =
  */
 export function decideManualRelease(j: JudgedLock, hold: Hold | null, force: boolean, now: Date): ManualRelease {
   const name = `${j.lock.pool}/${j.lock.name}`;
-  if (j.lock.problem) return { ok: false, why: `${name} cannot be moved: ${j.lock.problem}`, hint: "fix the repository by hand (pool-boy doctor lists what is wrong)" };
+  if (j.lock.problem) return fail({ why: `${name} cannot be moved: ${j.lock.problem}`, hint: "fix the repository by hand (pool-boy doctor lists what is wrong)" });
   const o = j.owner;
   let refusal: string | null = null;
   let taken: string | null = null;
@@ -72,7 +72,7 @@ export function decideManualRelease(j: JudgedLock, hold: Hold | null, force: boo
     taken = `${describeRef(o.holder.ref)}, waiting for ${o.candidates.join(", ")}`;
   }
   const detail = `released by hand`;
-  if (refusal === null) return { ok: true, verdict: { action: "release", reason: j.verdict.action === "release" ? j.verdict.reason : "stale", detail }, forced: null };
-  if (!force) return { ok: false, why: `refusing to release ${name}: ${refusal}`, hint: "nothing was changed; add --force to take it anyway (the commit will name whose build it was taken from)" };
-  return { ok: true, verdict: { action: "release", reason: j.verdict.action === "release" ? j.verdict.reason : "stale", detail: `${detail}, by force: ${refusal}` }, forced: taken };
+  if (refusal === null) return ok({ verdict: { action: "release", reason: j.verdict.action === "release" ? j.verdict.reason : "stale", detail }, forced: null });
+  if (!force) return fail({ why: `refusing to release ${name}: ${refusal}`, hint: "nothing was changed; add --force to take it anyway (the commit will name whose build it was taken from)" });
+  return ok({ verdict: { action: "release", reason: j.verdict.action === "release" ? j.verdict.reason : "stale", detail: `${detail}, by force: ${refusal}` }, forced: taken });
 }

@@ -6,6 +6,7 @@
 import { stringify } from "yaml";
 import { ENV, parsePools, type Flags, type PoolSelection } from "../decide/config.js";
 import type { PoolPolicy } from "../core/model.js";
+import { fail, ok, type Result } from "../core/result.js";
 
 /**
  * Whether this pool-boy reads a config file (`--config FILE` / POOL_BOY_CONFIG, with per-pool
@@ -66,7 +67,7 @@ export interface Translated {
   verbose: boolean;
 }
 
-export type TranslateResult = { ok: true; value: Translated } | { ok: false; problems: string[] };
+export type TranslateResult = Result<Translated, string[]>;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -142,7 +143,7 @@ function poolsSpec(value: unknown, problems: string[]): string | undefined {
 /** Check the shape of `source` and translate it into the CLI's inputs. Every problem at once. */
 export function translateSource(source: unknown, options: TranslateOptions = { configFile: CONFIG_FILE_SUPPORTED }): TranslateResult {
   const problems: string[] = [];
-  if (!isObj(source)) return { ok: false, problems: ["source is missing or not a map: give at least uri and pools"] };
+  if (!isObj(source)) return fail(["source is missing or not a map: give at least uri and pools"]);
   const known = new Set<string>(SOURCE_KEYS);
   for (const key of Object.keys(source)) {
     if (known.has(key)) continue;
@@ -215,7 +216,7 @@ export function translateSource(source: unknown, options: TranslateOptions = { c
   const insecure = bool("insecure");
   const verbose = bool("verbose");
 
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return fail(problems);
 
   const flags: Flags = {
     ...(branch ? { branch } : {}),
@@ -242,7 +243,7 @@ export function translateSource(source: unknown, options: TranslateOptions = { c
   if (password) env[GIT_ENV.password] = password;
   if (concoursePassword) env[ENV.password] = concoursePassword;
   if (concourseToken) env[ENV.token] = concourseToken;
-  return { ok: true, value: { flags, env, files, verbose: verbose ?? false } };
+  return ok({ flags, env, files, verbose: verbose ?? false });
 }
 
 /** The names the CLI's messages use → the keys of `source`, longest first. */
@@ -284,9 +285,9 @@ export interface OutParams {
 }
 
 /** `put` params: {pools: "aws,gcp" | [aws, gcp], dry_run: bool}. Every problem at once. */
-export function parseOutParams(params: unknown): { ok: true; value: OutParams } | { ok: false; problems: string[] } {
-  if (params === undefined || params === null) return { ok: true, value: { pools: null, dryRun: false } };
-  if (!isObj(params)) return { ok: false, problems: ["params must be a map: {pools: [aws], dry_run: true}"] };
+export function parseOutParams(params: unknown): Result<OutParams, string[]> {
+  if (params === undefined || params === null) return ok({ pools: null, dryRun: false });
+  if (!isObj(params)) return fail(["params must be a map: {pools: [aws], dry_run: true}"]);
   const problems: string[] = [];
   for (const key of Object.keys(params)) if (key !== "pools" && key !== "dry_run") problems.push(`params.${key} is not a pool-boy put parameter; known: pools, dry_run`);
   let pools: string[] | null = null;
@@ -297,12 +298,12 @@ export function parseOutParams(params: unknown): { ok: true; value: OutParams } 
   if (pools !== null && pools.length === 0) problems.push("params.pools names no pool");
   const d = params["dry_run"];
   if (d !== undefined && d !== null && typeof d !== "boolean") problems.push("params.dry_run must be true or false");
-  if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, value: { pools, dryRun: d === true } };
+  if (problems.length > 0) return fail(problems);
+  return ok({ pools, dryRun: d === true });
 }
 
 /** The source's pool selection narrowed to `names`: each must be named there, or covered by "*". */
-export function narrowPools(selection: PoolSelection, names: string[]): { ok: true; value: PoolSelection } | { ok: false; problems: string[] } {
+export function narrowPools(selection: PoolSelection, names: string[]): Result<PoolSelection, string[]> {
   const problems: string[] = [];
   const named: PoolPolicy[] = [];
   for (const name of [...new Set(names)]) {
@@ -311,5 +312,5 @@ export function narrowPools(selection: PoolSelection, names: string[]): { ok: tr
     else if (selection.wildcard !== undefined) named.push({ pool: name, timeoutSeconds: selection.wildcard });
     else problems.push(`params.pools: "${name}" is not in source.pools (${selection.named.map((p) => p.pool).join(", ")}); a put may narrow the pools, not add to them`);
   }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, value: { named, wildcard: undefined } };
+  return problems.length > 0 ? fail(problems) : ok({ named, wildcard: undefined });
 }

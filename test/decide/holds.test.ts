@@ -105,9 +105,9 @@ const holdCases: Array<[string, string, string, Hold | null, RegExp | null]> = [
 for (const [name, pool, lockName, existing, want] of holdCases)
   test(`decideHold: ${name}`, () => {
     const d = decideHold(snapshot, pool, lockName, existing, NOW);
-    if (want === null) assert.deepEqual(d, { ok: true });
+    if (want === null) assert.deepEqual(d, { ok: true, value: null });
     else {
       assert.equal(d.ok, false);
-      if (!d.ok) assert.match(d.why, want);
+      if (!d.ok) assert.match(d.problems.why, want);
     }
   });

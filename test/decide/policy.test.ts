@@ -86,10 +86,10 @@ for (const [name, j, h, force, want, takenFrom] of manual)
   test(`release by hand: ${name}`, () => {
     const d = decideManualRelease(j, h, force, NOW);
     if (want === "ok") {
-      assert.ok(d.ok, d.ok ? "" : d.why);
-      if (d.ok) assert.equal(d.forced, takenFrom ?? null);
+      assert.ok(d.ok, d.ok ? "" : d.problems.why);
+      if (d.ok) assert.equal(d.value.forced, takenFrom ?? null);
     } else {
       assert.equal(d.ok, false);
-      if (!d.ok) assert.match(d.why, want);
+      if (!d.ok) assert.match(d.problems.why, want);
     }
   });
