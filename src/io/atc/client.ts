@@ -93,15 +93,15 @@ const MAX_RENEWALS = 1;
  * It is both what requests go to and what messages show. Credentials in the URL are dropped (the
  * ATC takes none there; resolveConfig refuses them and masks them).
  */
-export function checkAtcUrl(url: string): string | PoolBoyError {
+function checkAtcUrl(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url.trim());
   } catch {
-    return new PoolBoyError("config", redact(`CONCOURSE_BASE_URL/--concourse-url: "${url}" is not a URL`), URL_HINT);
+    throw new PoolBoyError("config", redact(`CONCOURSE_BASE_URL/--concourse-url: "${url}" is not a URL`), URL_HINT);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    return new PoolBoyError("config", redact(`CONCOURSE_BASE_URL/--concourse-url: "${url}" is not an http(s) URL`), URL_HINT);
+    throw new PoolBoyError("config", redact(`CONCOURSE_BASE_URL/--concourse-url: "${url}" is not an http(s) URL`), URL_HINT);
   }
   return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, "")}`;
 }
@@ -490,7 +490,6 @@ function infoVersion(answer: HttpAnswer): { version: string; externalUrl: string
  */
 export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
   const baseUrl = checkAtcUrl(options.url);
-  if (baseUrl instanceof PoolBoyError) throw baseUrl;
   const displayUrl = baseUrl;
   const { auth, log } = options;
   if (auth.kind === "token") {
