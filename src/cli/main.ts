@@ -22,7 +22,10 @@ import { parseDuration } from "../core/durations.js";
 import { doctor, hold, parseTarget, releaseByHand, unhold, whoRuns } from "../operate.js";
 import { doctorJson, holdJson, releaseJson, renderDoctor, renderHold, renderRelease } from "../report/controls.js";
 
-const VERSION = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
+/** The version from package.json, read only when it is asked for (-V, --version): importing the CLI reads no file. */
+async function readVersion(): Promise<string> {
+  return (JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
 
 const EXAMPLES = `
 Examples:
@@ -385,7 +388,7 @@ export async function main(io: Io): Promise<number> {
   let debug = ["1", "true", "yes"].includes((io.env[ENV.debug] ?? "").toLowerCase());
   const program = new Command("pool-boy")
     .description("Keeps Concourse pool-resource lock pools healthy: finds claimed locks whose owner build is gone and gives them back.")
-    .version(VERSION, "-V, --version")
+    .version(io.argv.some((a) => a === "-V" || a === "--version") ? await readVersion() : "", "-V, --version")
     .showHelpAfterError("(run pool-boy --help for usage)")
     .addHelpText("after", `\nThe options of status and clean (see pool-boy status --help) may also\ncome before the command, as with fly: pool-boy -t ci status\n${EXAMPLES}`)
     .exitOverride()

@@ -4,7 +4,6 @@
 
 export const BUILD_STATUSES = ["pending", "started", "succeeded", "failed", "errored", "aborted"] as const;
 export type BuildStatus = (typeof BUILD_STATUSES)[number];
-export const RUNNING_STATUSES: readonly BuildStatus[] = ["pending", "started"];
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 /** A Concourse pipeline's instance vars (7.0+), as the JSON object the pipeline was set with. */

@@ -139,7 +139,6 @@ export interface Config {
   maxAttempts: number;
   json: boolean;
   verbose: boolean;
-  debug: boolean;
   color: boolean;
   pushgateway: string | null;
   metricsFile: string | null;
@@ -618,7 +617,8 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
 
   const json = pickBool(flags.json, ENV.json);
   const verbose = pickBool(flags.verbose, ENV.verbose);
-  const debug = pickBool(flags.debug, ENV.debug);
+  // checked only (a bad POOL_BOY_DEBUG is named with the rest): the CLI reads --debug itself, before any config
+  pickBool(flags.debug, ENV.debug);
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== "";
   // commander sets color=true unless --no-color is given, so only `false` is a choice.
   const color = flags.color !== false && input.isTTY && !noColor && env.TERM !== "dumb";
@@ -642,7 +642,6 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
       maxAttempts,
       json,
       verbose,
-      debug,
       color,
       pushgateway: pushgateway ?? null,
       metricsFile: metricsFile ?? null,

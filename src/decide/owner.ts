@@ -11,7 +11,6 @@ import type {
   BuildState,
   JobInfo,
   Lookup,
-  OwnerCause,
   OwnerState,
   ResourceVersion,
 } from "../core/model.js";

@@ -1,6 +1,6 @@
 // RunResult → the --json document. Pure. Field names are a public interface: add, don't rename.
 
-import type { BuildRef, JudgedLock, OwnerCause, RunResult } from "../core/model.js";
+import type { BuildRef, JudgedLock, RunResult } from "../core/model.js";
 import { buildUrl } from "../core/build-url.js";
 import { ConfigErrors, EXIT, PoolBoyError } from "../core/errors.js";
 
@@ -17,11 +17,6 @@ export function ownerStatus(j: JudgedLock): string | null {
   if (o.kind === "unreachable") return null;
   if (o.kind === "silent") return o.holder?.status ?? null;
   return o.handedOff ? "succeeded" : o.holder.status;
-}
-
-/** Why the owner could not be judged (null when the API said who holds the lock). */
-export function ownerCause(j: JudgedLock): OwnerCause | null {
-  return j.owner.kind === "silent" || j.owner.kind === "unreachable" ? j.owner.cause : null;
 }
 
 /** The first line of a claim message that is no pool-resource message: a person's note. */

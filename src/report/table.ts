@@ -45,10 +45,6 @@ export function cut(text: string, width: number): string {
   return chars.slice(0, width - 1).join("") + "…";
 }
 
-function pad(text: string, width: number): string {
-  return text + " ".repeat(Math.max(0, width - len(text)));
-}
-
 /** Words wrapped to `width`, continuation lines indented. */
 function wrap(text: string, width: number, indent: string): string[] {
   const lines: string[] = [];

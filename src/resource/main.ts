@@ -96,7 +96,7 @@ function configFor(op: Operation, request: Record<string, unknown>, io: Resource
   if (!resolved.ok) throw new Stop(EXIT.usage, resolved.problems.map(inSourceTerms));
   const config = resolved.value;
   return {
-    config: { ...config, cacheDir: resourceCacheDir(io.env, config.repo, config.branch), verbose: translated.value.verbose, json: false, color: false, debug: false, dryRun: op === "out" && dryRun },
+    config: { ...config, cacheDir: resourceCacheDir(io.env, config.repo, config.branch), verbose: translated.value.verbose, json: false, color: false, dryRun: op === "out" && dryRun },
     env,
   };
 }

@@ -46,7 +46,7 @@ test("a job build is found with its status, times and team", async () => {
   const { fake, client, done } = await setup({ version: "7.11.2" }, "ci");
   try {
     const b = fake.addBuild({ team: "main", pipeline: "app", job: "deploy", status: "started" });
-    const found = await client.lookup(job("app", "deploy", "1"));
+    const found = await client.jobBuild(job("app", "deploy", "1"));
     assert.equal(found.kind, "found");
     if (found.kind !== "found") return;
     assert.deepEqual({ ...found.value, startTime: typeof found.value.startTime }, {
@@ -131,7 +131,7 @@ test("one-off builds: found by id for the team, no-access for others; a non-id i
   try {
     const mine = fake.addBuild({ team: "main", pipeline: null, status: "started" });
     const theirs = fake.addBuild({ team: "other", pipeline: null, status: "started" });
-    const found = await client.lookup({ kind: "one-off", id: String(mine.id) });
+    const found = await client.build(String(mine.id));
     assert.ok(found.kind === "found" && found.value.pipeline === null && found.value.job === null && found.value.name === String(mine.id));
     assertKind(await client.build(String(theirs.id)), "no-access");
     assertKind(await client.build("12abc"), "not-found", /not a build id/);
@@ -300,7 +300,7 @@ test("each distinct URL is asked once per run", async () => {
   try {
     fake.addBuild({ team: "main", pipeline: "app", job: "deploy" });
     const ref = job("app", "deploy", "1");
-    const many = await Promise.all([client.jobBuild(ref), client.jobBuild({ ...ref }), client.lookup(ref), client.build("1"), client.build("1")]);
+    const many = await Promise.all([client.jobBuild(ref), client.jobBuild({ ...ref }), client.jobBuild(ref), client.build("1"), client.build("1")]);
     assert.ok(many.every((lookup) => lookup.kind === "found"));
     assertKind(await client.jobBuild(ref), "found");
     assertKind(await client.jobBuild(job("app", "deploy", "99")), "not-found");

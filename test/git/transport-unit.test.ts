@@ -18,7 +18,6 @@ import {
   ASKPASS_PASSWORD_VAR,
   ASKPASS_USERNAME_VAR,
   DEFAULT_TOKEN_USERNAME,
-  prepareTransport,
   removeAbandonedDirs,
 } from "../../src/io/git/transport.js";
 import { PoolBoyError } from "../../src/core/errors.js";

@@ -71,8 +71,6 @@ export interface AtcClient extends OwnerApi {
   readonly externalUrlKnown: boolean;
   /** who the credentials belong to and their teams, when the user endpoint said; null without credentials */
   readonly user: AtcUser | null;
-  /** GetJobBuild or GetBuild, as the reference says */
-  lookup(ref: BuildRef): Promise<Lookup<BuildInfo>>;
   stats(): ApiStats;
   /** drop remembered answers: after a lost race the next judgement asks afresh */
   forget(): void;
@@ -293,10 +291,6 @@ class AtcApiClient implements AtcClient {
 
   forget(): void {
     this.memo.clear();
-  }
-
-  lookup(ref: BuildRef): Promise<Lookup<BuildInfo>> {
-    return ref.kind === "job" ? this.jobBuild(ref) : this.build(ref.id);
   }
 
   jobBuild(ref: JobBuildRef): Promise<Lookup<BuildInfo>> {
