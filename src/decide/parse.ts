@@ -75,15 +75,6 @@ const ONE_OFF_BUILD_URL = re(`^(${SCHEME_HOST}(?:/.*?)?)/builds/(\\d+)$`);
 
 /** The owner of a claim commit, from its full message (`%B`). Never throws. */
 export function parseClaim(message: string, defaultTeam: string): ParsedClaim {
-  try {
-    return parseMessage(typeof message === "string" ? message : "", defaultTeam);
-  } catch (error) {
-    // Unreachable by design; a message must never stop a run.
-    return unknown(null, "none", `could not read the message (${error instanceof Error ? error.message : String(error)})`);
-  }
-}
-
-function parseMessage(message: string, defaultTeam: string): ParsedClaim {
   const lines = message
     .replace(/\r\n?/gu, "\n")
     .split("\n")
@@ -96,18 +87,18 @@ function parseMessage(message: string, defaultTeam: string): ParsedClaim {
 
   // v1.8.0+ writes no prefix, so a `Build URL:` line counts only under a bare `<op>: L` line.
   const urlLine = lines.find((line) => BUILD_URL_LINE.test(line));
-  if (urlLine !== undefined && BARE.test(first)) return fromBuildUrlMessage(first, (BUILD_URL_LINE.exec(urlLine)?.[1] ?? "").trim());
+  const bare = BARE.exec(first);
+  if (urlLine !== undefined && bare) return fromBuildUrlMessage(bare, (BUILD_URL_LINE.exec(urlLine)?.[1] ?? "").trim());
   const joined = BARE_WITH_URL.exec(first);
-  if (joined) return fromBuildUrlMessage(first, (joined[2] ?? "").trim());
+  if (joined) return fromBuildUrlMessage(bare ?? joined, (joined[2] ?? "").trim());
 
   return fromPrefixLine(first, defaultTeam);
 }
 
 // ---- v1.8.0+: `<op>: L` + `Build URL: <url>` -----------------------------------------------------
 
-function fromBuildUrlMessage(first: string, url: string): ParsedClaim {
-  const op = BARE.exec(first) ?? BARE_WITH_URL.exec(first);
-  if (!op) return unknown(null, "none", "the message has a `Build URL:` line, but its first line is not a pool-resource operation");
+/** `op`: the first line's match, its operation word first. */
+function fromBuildUrlMessage(op: RegExpExecArray, url: string): ParsedClaim {
   const word = op[1] ?? "";
   const operation = CLAIM_OPERATIONS[word] ?? null;
   if (operation === null) return notAClaim(word, "build-url");
