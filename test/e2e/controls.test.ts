@@ -380,6 +380,15 @@ describe("the config file and quarantine", () => {
     assert.deepEqual(commit!.moves, [{ from: "aws/claimed/env-2", to: "aws-dirty/unclaimed/env-2" }]);
     assert.match(commit!.message, /Quarantined: moved to aws-dirty\/unclaimed\//);
   });
+
+  test("release by hand honours the repository's release-to also when --pools (POOLS) names other pools", async () => {
+    // a scheduled clean's POOLS in the environment must not turn a quarantine into a release in place
+    const r = await poolBoy(["release", "aws/env-1", "--reason", "broken", "--force", "--json"], { ...w.env, POOLS: "gcp:1h" });
+    ok(r, "release with POOLS");
+    assert.equal(JSON.parse(r.stdout).released.to, "aws-dirty/unclaimed/env-1");
+    const [commit] = await log(w.repo.path, { max: 1 });
+    assert.deepEqual(commit!.moves, [{ from: "aws/claimed/env-1", to: "aws-dirty/unclaimed/env-1" }]);
+  });
 });
 
 describe("doctor", () => {
