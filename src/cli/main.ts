@@ -264,7 +264,7 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had):
   };
   const warn = (line: string) => {
     clearProgress();
-    io.stderr.write(`pool-boy: warning: ${redactor.output(line)}\n`);
+    io.stderr.write(`pool-boy: warning: ${escapeText(redactor.output(line))}\n`);
   };
 
   const started = Date.now();
