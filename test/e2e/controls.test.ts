@@ -179,6 +179,24 @@ describe("hold and unhold", () => {
     assert.match((await log(w.repo.path, { max: 1 }))[0]!.message, /Hold lifted by erin/);
   });
 
+  test("who ran it: the git that reads the identity gets no credential in its environment", async () => {
+    // a git on PATH that records the environment of `git config` and then runs the real git
+    const bin = join(w.repo.root, "spy-bin");
+    const dump = join(w.repo.root, "git-config.env");
+    const real = (await run("sh", ["-c", "command -v git"])).stdout.trim();
+    await run("mkdir", ["-p", bin]);
+    await writeFile(join(bin, "git"), `#!/bin/sh\nif [ "$1" = config ]; then env > "${dump}"; fi\nexec "${real}" "$@"\n`);
+    await chmod(join(bin, "git"), 0o755);
+    const { POOL_BOY_BY: _by, ...noBy } = w.env;
+    const env = { ...noBy, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+    ok(await poolBoy(["hold", "aws/env-1", "--reason", "x"], env), "hold");
+    const seen = await readFile(dump, "utf8");
+    assert.match(seen, /^PATH=/m, "the spy ran");
+    assert.ok(!seen.includes(w.env.CONCOURSE_PASSWORD!), "the Concourse password reached git config's environment");
+    assert.doesNotMatch(seen, /^CONCOURSE_/m);
+    ok(await poolBoy(["unhold", "aws/env-1"], w.env), "unhold");
+  });
+
   test("an expired hold no longer keeps the lock, and doctor reports it", async () => {
     const c = await w.repo.claimer();
     await c.commit({ write: { ".pool-boy/holds/aws/env-1": "by: someone\nreason: old\nsince: 2020-01-01T00:00:00Z\nuntil: 2020-01-02T00:00:00Z\n" } }, "an old hold");
