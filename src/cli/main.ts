@@ -17,7 +17,7 @@ import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
 import { keptForNoAccess } from "../decide/access.js";
 import type { Config } from "../decide/config.js";
-import { parseDuration } from "../core/durations.js";
+import { POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
 import { doctor, hold, parseTarget, releaseByHand, unhold, whoRuns } from "../operate.js";
 import { doctorJson, holdJson, releaseJson, renderDoctor, renderHold, renderRelease } from "../report/controls.js";
 
@@ -211,6 +211,9 @@ async function executeOperator(command: OperatorCommand, lockArg: string | null,
   if (command === "hold" && forText !== undefined && forText !== "") {
     const d = parseDuration(forText);
     if (d === undefined || d === null) throw new PoolBoyError("usage", `--for: "${forText}" is not a duration (use 90m, 8h, 2d)`, "leave --for out to hold until unhold");
+    // A hold is for a while: past a year (and past the dates a Date can hold) means until unhold.
+    if (d > POOL_TIMEOUT_BOUNDS.max)
+      throw new PoolBoyError("usage", `--for: "${forText}" is longer than a year (${formatTimeout(POOL_TIMEOUT_BOUNDS.max)})`, "leave --for out to hold until unhold");
     forSeconds = d;
   }
   const to = flags.to ?? io.env["POOL_BOY_RELEASE_TO"] ?? null;

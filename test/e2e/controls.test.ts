@@ -158,6 +158,14 @@ describe("hold and unhold", () => {
     const noReason = await poolBoy(["hold", "aws/env-1"], w.env);
     assert.equal(noReason.code, 2);
     assert.match(noReason.stderr, /--reason is required/);
+    // a --for past the dates a computer can write is bad input, not a crash (exit 1)
+    for (const long of ["99999999999d", "400d"]) {
+      const tooLong = await poolBoy(["hold", "aws/env-1", "--reason", "x", "--for", long, "--json"], w.env);
+      assert.equal(tooLong.code, 2, tooLong.stderr);
+      assert.match(tooLong.stderr, new RegExp(`--for: "${long}" is longer than a year`));
+      assert.doesNotMatch(tooLong.stderr, /unexpected failure|\n\s+at /);
+      JSON.parse(tooLong.stdout);
+    }
     const notHeld = await poolBoy(["unhold", "aws/env-1"], w.env);
     assert.equal(notHeld.code, 2);
     assert.match(notHeld.stderr, /aws\/env-1 is not held/);
