@@ -136,6 +136,8 @@ interface Had {
   judged?: RunResult;
   /** the run's one redactor, once the configuration is resolved; until then the patterns alone */
   redactor: Redactor | null;
+  /** --json: the result's document is on stdout already (a later failure adds no second one) */
+  printed?: boolean;
 }
 
 /** The last net over everything written (Redactor.output). */
@@ -290,6 +292,7 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had):
     }
   }
   writeResult(config, result, io, redactor);
+  had.printed = true;
   return unjudgedExit(result, io, redactor);
 }
 
@@ -413,7 +416,8 @@ export async function main(io: Io): Promise<number> {
       return EXIT.usage;
     }
     const exitCode = printError(error, io, debug, masked(had));
-    if (had.json) writeFailure({ ...errorJson(error), exitCode }, had, io);
+    // a failure after the result was printed (the summary file): stdout keeps its one document
+    if (had.json && !had.printed) writeFailure({ ...errorJson(error), exitCode }, had, io);
     return exitCode;
   }
 }
