@@ -51,7 +51,10 @@ export async function viewRepo(repo: SyncedRepo, config: Config, mode: "pools" |
   // repository lacks (a warning, and doctor reports it), so then every pool is read.
   const onlyFlags = needPools && layers.length === 1 && layers[0]?.strict && config.pools.wildcard === undefined;
   const snapshot = await scanRepo(repo, onlyFlags ? config.pools.named.map((p) => p.pool) : "*");
-  const merged = mergePolicies(snapshot.pools.map((p) => p.pool), layers);
+  // "all": every pool has its settings (a release by hand honours release-to whatever --pools
+  // names); a leading "*" layer that says nothing selects every pool without setting anything.
+  const every: ConfigLayer = { source: "(every pool)", pools: new Map([["*", {}]]), strict: false };
+  const merged = mergePolicies(snapshot.pools.map((p) => p.pool), needPools ? layers : [every, ...layers]);
   const required = merged.required[0];
   if (!needPools) merged.missing.push(...merged.required);
   else if (required)

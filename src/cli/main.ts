@@ -17,7 +17,7 @@ import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
 import { keptForNoAccess } from "../decide/access.js";
 import type { Config } from "../decide/config.js";
-import { parseDuration } from "../core/durations.js";
+import { POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
 import { doctor, hold, parseTarget, releaseByHand, unhold, whoRuns } from "../operate.js";
 import { doctorJson, holdJson, releaseJson, renderDoctor, renderHold, renderRelease } from "../report/controls.js";
 
@@ -156,6 +156,8 @@ interface Had {
   judged?: RunResult;
   /** the run's one redactor, once the configuration is resolved; until then the patterns alone */
   redactor: Redactor | null;
+  /** --json: the result's document is on stdout already (a later failure adds no second one) */
+  printed?: boolean;
 }
 
 /** The last net over everything written (Redactor.output). */
@@ -231,6 +233,9 @@ async function executeOperator(command: OperatorCommand, lockArg: string | null,
   if (command === "hold" && forText !== undefined && forText !== "") {
     const d = parseDuration(forText);
     if (d === undefined || d === null) throw new PoolBoyError("usage", `--for: "${forText}" is not a duration (use 90m, 8h, 2d)`, "leave --for out to hold until unhold");
+    // A hold is for a while: past a year (and past the dates a Date can hold) means until unhold.
+    if (d > POOL_TIMEOUT_BOUNDS.max)
+      throw new PoolBoyError("usage", `--for: "${forText}" is longer than a year (${formatTimeout(POOL_TIMEOUT_BOUNDS.max)})`, "leave --for out to hold until unhold");
     forSeconds = d;
   }
   const to = flags.to ?? io.env["POOL_BOY_RELEASE_TO"] ?? null;
@@ -284,7 +289,7 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had):
   };
   const warn = (line: string) => {
     clearProgress();
-    io.stderr.write(`pool-boy: warning: ${redactor.output(line)}\n`);
+    io.stderr.write(`pool-boy: warning: ${escapeText(redactor.output(line))}\n`);
   };
 
   const started = Date.now();
@@ -307,6 +312,7 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had):
     }
   }
   writeResult(config, result, io, redactor);
+  had.printed = true;
   const unjudged = unjudgedExit(result, io, redactor);
   // An incomplete judgement (exit 5) is said before what would be released (exit 6).
   if (unjudged !== EXIT.ok) return unjudged;
@@ -454,7 +460,8 @@ export async function main(io: Io): Promise<number> {
       return EXIT.usage;
     }
     const exitCode = printError(error, io, debug, masked(had));
-    if (had.json) writeFailure({ ...errorJson(error), exitCode }, had, io);
+    // a failure after the result was printed (the summary file): stdout keeps its one document
+    if (had.json && !had.printed) writeFailure({ ...errorJson(error), exitCode }, had, io);
     return exitCode;
   }
 }

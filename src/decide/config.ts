@@ -583,7 +583,10 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
 
   const [pushgateway, pushSource] = pick(flags.pushgateway, ENV.pushgateway, "--pushgateway");
   secrets.push(...urlSecrets(pushgateway));
-  if (pushgateway !== undefined && !isHttpUrl(pushgateway))
+  // as for --repo: a URL with credentials typed as a flag shows in process lists and shell history
+  if (pushgateway !== undefined && pushSource.startsWith("--") && urlSecrets(pushgateway).length > 0)
+    problems.push(`${pushSource}: credentials inside the URL are not accepted on the command line (they show in process lists and shell history); give the URL in ${ENV.pushgateway} in the environment`);
+  else if (pushgateway !== undefined && !isHttpUrl(pushgateway))
     problems.push(`${pushSource}: "${pushgateway.replace(/\/\/[^@/]*@/, "//***@")}" is not an http(s) URL (e.g. http://pushgateway:9091)`);
   const [metricsFile] = pick(flags.metricsFile, ENV.metricsFile, "--metrics-file");
 
