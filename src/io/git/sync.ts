@@ -8,7 +8,7 @@
 // GIT_CONFIG_COUNT/KEY/VALUE variables. The cache remembers only the URL without credentials,
 // to recognise the repository it holds.
 
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PoolBoyError } from "../../core/errors.js";
@@ -99,14 +99,26 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
   const cleanup = cached ? unlock : () => rm(gitDir, { recursive: true, force: true });
 
   try {
+    // true: an empty repository (a temporary clone, a new or rebuilt cache) that must get the
+    // whole history; false: a cache that only needs what is new.
+    let empty = true;
     if (cached) {
-      await openCache(gitDir, target, repoIdentity(url), log);
+      empty = await openCache(gitDir, target, repoIdentity(url), log);
     } else {
       await initBare(target, null);
     }
     const branch = wanted ?? (await defaultBranch(target, display));
-    log(cached ? `fetching ${display} (${branch}) into the cache ${gitDir}` : `cloning ${display} (${branch})`);
-    const head = await fetchBranch(target, branch, display, cached);
+    // A local repository's objects are borrowed (hard links), not sent through upload-pack: no
+    // pack is made, nothing is copied, and no connectivity walk of the whole history runs.
+    const source = empty ? await localObjectsDir(url) : null;
+    let head: string;
+    if (source !== null) {
+      log(`borrowing the objects of ${display} (${branch}) by hard links${cached ? ` into the cache ${gitDir}` : ""}`);
+      head = await borrowBranch(target, source, branch, display, cached);
+    } else {
+      log(cached ? `fetching ${display} (${branch}) into the cache ${gitDir}` : `cloning ${display} (${branch})`);
+      head = await fetchBranch(target, branch, display, cached);
+    }
     return { display, branch, head, gitDir, target, cached, cleanup };
   } catch (err) {
     await cleanup();
@@ -151,6 +163,162 @@ async function fetchBranch(target: GitTarget, branch: string, display: string, c
   } finally {
     if (cached) await rm(marker, { force: true });
   }
+}
+
+// ---- local repositories: borrowed objects ----
+
+/**
+ * The objects directory of a local repository (bare, or a working tree's .git directory) whose
+ * objects can be borrowed, or null: not a local path, not a repository in a form recognised here
+ * (a worktree's or submodule's .git file), or one that borrows objects itself (alternates). Then
+ * the ordinary fetch is used.
+ */
+async function localObjectsDir(url: string): Promise<string | null> {
+  if (!isLocalPath(url)) return null;
+  for (const gitDir of [url, join(url, ".git")]) {
+    const objects = join(gitDir, "objects");
+    if (!(await isDirectory(join(objects, "pack"))) || !(await exists(join(gitDir, "HEAD")))) continue;
+    const alternates = await readFile(join(objects, "info", "alternates"), "utf8").catch(() => "");
+    return alternates.trim() === "" ? objects : null;
+  }
+  return null;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/**
+ * Brings the branch of a local repository into the empty repository `target` without a fetch:
+ * reads the branch head (ls-remote), then hard-links the source's packs and loose objects into
+ * our own objects directory, and sets the tracking ref.
+ *
+ * Hard links, not alternates: our repository then holds its own names for the files, so a gc or
+ * repack in the source (which deletes pack files and prunes loose objects) never takes objects
+ * away from a run in progress or from a cache. git never changes an object file in place, so
+ * sharing the inodes is safe; the source is never written to (a push goes through receive-pack as
+ * before). Order matters: the head is read first, and every object it reaches was written before
+ * the ref moved, so it is in the files linked after. A file that vanishes meanwhile (a repack in
+ * the source moved its objects to a new pack) starts another pass. Across filesystems the files
+ * are copied instead.
+ */
+async function borrowBranch(target: GitTarget, objects: string, branch: string, display: string, cached: boolean): Promise<string> {
+  let out: string;
+  try {
+    out = await gitText(target, ["ls-remote", "origin", `refs/heads/${branch}`]);
+  } catch (err) {
+    throw unreadable(display, branch, err);
+  }
+  const head = out
+    .split("\n")
+    .map((line) => line.split("\t"))
+    .find(([, ref]) => ref === `refs/heads/${branch}`)?.[0];
+  if (!head || !/^[0-9a-f]{40,64}$/.test(head)) throw await missingBranch(target, branch, display);
+
+  const marker = join(target.cwd, SYNC_MARKER);
+  // An interrupted borrow leaves the marker: the next run checks the whole cache (see fetchBranch).
+  if (cached) await writeFile(marker, "a pool-boy fetch is under way (or was interrupted)\n");
+  try {
+    try {
+      await linkObjects(objects, join(target.cwd, "objects"));
+    } catch (err) {
+      throw unreadable(display, branch, err);
+    }
+    try {
+      // update-ref refuses an object that is not there: a first check that the borrow worked.
+      await gitText(target, ["update-ref", trackingRef(branch), head]);
+      return (await gitText(target, ["rev-parse", "--verify", "--end-of-options", `${trackingRef(branch)}^{commit}`])).trim();
+    } catch (err) {
+      throw unreadable(display, branch, err);
+    }
+  } finally {
+    if (cached) await rm(marker, { force: true });
+  }
+}
+
+const LOOSE_DIR = /^[0-9a-f]{2}$/;
+const LOOSE_FILE = /^[0-9a-f]{38,62}$/;
+const PACK_FILE = /^pack-[0-9a-f]{40,64}\.(pack|idx|rev)$/;
+
+/** Links (or copies) every pack and loose object of `from` into `to`; passes again while files vanish. */
+export async function linkObjects(from: string, to: string, maxPasses = 10): Promise<{ files: number; copied: number; passes: number }> {
+  let files = 0;
+  let copied = 0;
+  /** false: the source file vanished */
+  const put = async (src: string, dst: string): Promise<boolean> => {
+    try {
+      await link(src, dst);
+      files++;
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return true;
+      if (code === "ENOENT") return false;
+      if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw err;
+    }
+    try {
+      await copyFile(src, dst);
+      files++;
+      copied++;
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+  };
+  for (let pass = 1; ; pass++) {
+    let vanished = false;
+    const packDir = join(from, "pack");
+    const packs = new Set((await readdir(packDir)).filter((f) => PACK_FILE.test(f)));
+    await mkdir(join(to, "pack"), { recursive: true });
+    const bases = [...packs].filter((f) => f.endsWith(".idx")).map((f) => f.slice(0, -".idx".length));
+    await inBatches(bases, 16, async (base) => {
+      // The .idx last: git ignores a pack without its index, never an index without its pack.
+      const parts = [".pack", ...(packs.has(`${base}.rev`) ? [".rev"] : []), ".idx"];
+      for (const ext of parts) {
+        if (await put(join(packDir, `${base}${ext}`), join(to, "pack", `${base}${ext}`))) continue;
+        // Half a pack is no use: drop what was linked of it (the next pass finds its successor).
+        for (const e of parts) await unlink(join(to, "pack", `${base}${e}`)).catch(() => undefined);
+        vanished = true;
+        return;
+      }
+    });
+    const dirs = (await readdir(from)).filter((d) => LOOSE_DIR.test(d));
+    await inBatches(dirs, 8, async (dir) => {
+      let names: string[];
+      try {
+        names = (await readdir(join(from, dir))).filter((f) => LOOSE_FILE.test(f));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw err;
+      }
+      if (names.length === 0) return;
+      await mkdir(join(to, dir), { recursive: true });
+      // A loose object that vanished was packed (or pruned): the next pass links the new pack.
+      for (const name of names) if (!(await put(join(from, dir, name), join(to, dir, name)))) vanished = true;
+    });
+    if (!vanished) return { files, copied, passes: pass };
+    if (pass >= maxPasses) throw new Error(`the objects of ${from} kept changing while they were read (${pass} passes)`);
+  }
+}
+
+async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
 }
 
 async function defaultBranch(target: GitTarget, display: string): Promise<string> {
@@ -209,11 +377,12 @@ function unreadable(display: string, branch: string | null, err: unknown): PoolB
 
 // ---- the cache ----
 
-async function openCache(dir: string, target: GitTarget, identity: string, log: (line: string) => void): Promise<void> {
+/** Opens (or makes, or rebuilds) the cache; true when it is empty now. */
+async function openCache(dir: string, target: GitTarget, identity: string, log: (line: string) => void): Promise<boolean> {
   const entries = await listDir(dir);
   if (entries === null || entries.length === 0) {
     await initBare(target, identity);
-    return;
+    return true;
   }
   // The cache is deleted when it is damaged: never do that to a directory that is not ours (the
   // marker is written before anything else, so an interrupted first run still left it).
@@ -225,10 +394,11 @@ async function openCache(dir: string, target: GitTarget, identity: string, log: 
     );
   }
   const problem = await cacheProblem(target, identity, entries.includes(SYNC_MARKER));
-  if (problem === null) return;
+  if (problem === null) return false;
   log(`the cache ${dir} ${problem}; rebuilding it`);
   await rm(dir, { recursive: true, force: true });
   await initBare(target, identity);
+  return true;
 }
 
 /** Why the cache cannot be used, or null. Cheap unless the previous run was interrupted. */
