@@ -1,5 +1,5 @@
 // One run, in order: sync → scan → parse → ask → judge → (plan → release; on a lost race,
-// sync and judge again) → result for the report stage.
+// sync and judge again what changed) → result for the report stage.
 
 import type { Config } from "./decide/config.js";
 import { policiesFor } from "./decide/config.js";
@@ -8,9 +8,10 @@ import { PoolBoyError } from "./core/errors.js";
 import { safeUrl } from "./core/redact.js";
 import { prepareTransport } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
-import { scanRepo } from "./io/git/scan.js";
+import { scanSince, type ClaimBase } from "./io/git/scan.js";
 import { parseClaim } from "./decide/parse.js";
-import { askOwners, type OwnerApi } from "./io/atc/ask.js";
+import { askOwner, type OwnerApi } from "./io/atc/ask.js";
+import { backoffMs, rejudge, type Rejudge } from "./decide/rejudge.js";
 import { judge, ageSeconds } from "./decide/judge.js";
 import { planRelease } from "./decide/plan.js";
 import { applyRelease } from "./io/git/apply.js";
@@ -23,6 +24,18 @@ export interface RunDeps {
   log: (line: string) => void;
   /** a short progress note for a terminal */
   progress: (line: string) => void;
+  /** waits between push attempts (default: a timer) */
+  sleep?: (ms: number) => Promise<void>;
+  /** [0, 1) for the backoff's jitter (default: Math.random) */
+  random?: () => number;
+}
+
+/** What a lost race leaves for the next round: the judgement of each lock on the old head. */
+interface Previous {
+  base: ClaimBase;
+  judged: Map<string, JudgedLock>;
+  /** lock paths touched between the old head and the new one; null: all count as new */
+  touched: Set<string> | null;
 }
 
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
@@ -35,12 +48,34 @@ function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPo
     });
 }
 
-async function judgeSnapshot(snapshot: RepoSnapshot, policies: PoolPolicy[], api: OwnerApi | null, config: Config, deps: RunDeps): Promise<JudgedLock[]> {
+async function judgeSnapshot(
+  snapshot: RepoSnapshot,
+  policies: PoolPolicy[],
+  api: OwnerApi | null,
+  config: Config,
+  deps: RunDeps,
+  previous: Previous | null,
+): Promise<JudgedLock[]> {
   const byPool = new Map(policies.map((p) => [p.pool, p]));
   const locks = snapshot.locks.filter((l) => byPool.has(l.pool));
   const claims = locks.map((l) => (l.claim ? parseClaim(l.claim.message, config.team) : null));
-  if (api && locks.length > 0) deps.progress(`asking Concourse about ${locks.length} claimed lock${locks.length === 1 ? "" : "s"}…`);
-  const owners = await askOwners(api, locks.map((lock, i) => ({ lock, claim: claims[i] ?? null })));
+  // After a lost race only what may have changed is asked again (decide/rejudge.ts).
+  const plans: Rejudge[] = locks.map((lock) =>
+    previous === null ? { kind: "ask", why: "first round" } : rejudge(previous.judged.get(lock.path), lock, previous.touched === null || previous.touched.has(lock.path)),
+  );
+  const asked = plans.filter((p) => p.kind !== "reuse").length;
+  if (previous !== null) {
+    const count = (kind: Rejudge["kind"]) => plans.filter((p) => p.kind === kind).length;
+    deps.log(`judging again: ${count("reuse")} answer(s) reused (final states), ${count("handoff")} hand-off(s) and ${count("ask")} owner(s) asked again`);
+  }
+  if (api && asked > 0) deps.progress(`asking Concourse about ${asked} claimed lock${asked === 1 ? "" : "s"}…`);
+  const owners = await Promise.all(
+    locks.map((lock, i) => {
+      const plan = plans[i] as Rejudge;
+      if (plan.kind === "reuse") return (previous?.judged.get(lock.path) as JudgedLock).owner;
+      return askOwner(api, lock, claims[i] ?? null, plan.kind === "handoff" ? plan.claimer : undefined);
+    }),
+  );
   const now = deps.now();
   return locks.map((lock, i) => {
     const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
@@ -70,11 +105,22 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     deps.log(`synced ${safeUrl(config.repo)} ${repo.branch} at ${repo.head}`);
     if (api) deps.log(`Concourse ${api.version ?? "(version unknown)"} at ${config.atc?.url}`);
 
+    let previous: Previous | null = null;
+    const pools = config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*";
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
-      const snapshot = await scanRepo(repo, config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*");
+      const scanned = await scanSince(repo, pools, previous?.base ?? null);
+      const snapshot = scanned.snapshot;
+      if (previous !== null) {
+        previous.touched = scanned.touched;
+        deps.log(
+          scanned.touched === null
+            ? `the whole history read again (${scanned.stats.fallback ?? "no usable base"})`
+            : `read ${scanned.stats.commitsRead} new commit(s); ${scanned.touched.size} lock(s) touched since ${previous.base.head.slice(0, 12)}`,
+        );
+      }
       const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
-      const judged = await judgeSnapshot(snapshot, policies, api, config, deps);
+      const judged = await judgeSnapshot(snapshot, policies, api, config, deps, previous);
       const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
         command: config.command,
         repo: safeUrl(config.repo),
@@ -111,6 +157,14 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
           `the push to ${snapshot.branch} was refused ${attempts} times: others keep pushing to the pool repository`,
           "nothing was released; run again later or raise --max-attempts",
         );
+      // The next round judges the new head, reusing only what a final state or an untouched lock allows.
+      previous = {
+        base: { head: snapshot.head, claims: new Map(snapshot.locks.map((l) => [l.path, l.claim])) },
+        judged: new Map(judged.map((j) => [j.lock.path, j])),
+        touched: null,
+      };
+      const wait = backoffMs(attempts, (deps.random ?? Math.random)());
+      if (wait > 0) await (deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(wait);
       api?.forget();
       await refresh(repo);
     }

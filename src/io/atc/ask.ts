@@ -40,11 +40,15 @@ function missing(lookup: Exclude<Lookup<unknown>, { kind: "found" }>, what: stri
   return { kind: "silent", why: `${what} ${status}: the hand-off cannot be followed`, holder };
 }
 
-export async function askOwner(api: OwnerApi | null, lock: ClaimedLock, claim: ParsedClaim | null): Promise<OwnerState> {
+/**
+ * known: the claiming build's state when it is known already to have succeeded (from an earlier
+ * round of the same run: a final state does not change); then only the hand-off is asked.
+ */
+export async function askOwner(api: OwnerApi | null, lock: ClaimedLock, claim: ParsedClaim | null, known?: BuildState & { ref: JobBuildRef }): Promise<OwnerState> {
   const owner = claim?.owner ?? null;
   if (owner === null) return { kind: "silent", why: "the claim commit does not name a build", holder: null };
   if (api === null) return { kind: "silent", why: "no Concourse API configured", holder: null };
-  const step = ownerFromLookup(owner, await lookupOwner(api, owner));
+  const step = known && known.status === "succeeded" ? { followHandoff: known } : ownerFromLookup(owner, await lookupOwner(api, owner));
   if ("done" in step) return step.done;
 
   const claimer = step.followHandoff;

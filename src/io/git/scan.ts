@@ -24,10 +24,34 @@ export interface ScanStats {
   stoppedEarly: boolean;
   /** claimed locks whose claim commit was looked for */
   searched: number;
+  /** with a base: "range" when only base..head was walked (plus a full walk for what the base lacked, if anything); "full" otherwise */
+  walk?: "range" | "full";
+  /** with a base: why the base could not be used */
+  fallback?: string;
 }
 
 export interface ScanOptions {
   onStats?: (stats: ScanStats) => void;
+}
+
+/**
+ * The claim commits known at an older head of the same branch: `claims` maps a lock path
+ * (POOL/claimed/NAME) to the commit that claimed it there, or null when none was found. Every
+ * lock claimed at `head` should have an entry; one without is looked for in the whole history.
+ */
+export interface ClaimBase {
+  head: string;
+  claims: ReadonlyMap<string, ClaimCommit | null>;
+}
+
+export interface ScanSince {
+  snapshot: RepoSnapshot;
+  /**
+   * lock paths (POOL/claimed/NAME) whose claimed/ or unclaimed/ path some commit of base..head
+   * touched; null when the base could not be used (everything counts as new)
+   */
+  touched: Set<string> | null;
+  stats: ScanStats;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -62,6 +86,105 @@ export async function listTree(target: GitTarget, commit: string): Promise<TreeE
 }
 
 export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options: ScanOptions = {}): Promise<RepoSnapshot> {
+  const { snapshot, stats } = await scanSince(repo, pools, null);
+  options.onStats?.(stats);
+  return snapshot;
+}
+
+interface TreeState {
+  names: string[];
+  inventories: PoolInventory[];
+  locks: ClaimedLock[];
+  /** lock path → the locks whose claim commit is wanted (files, not subdirectories) */
+  wanted: Map<string, ClaimedLock[]>;
+}
+
+/**
+ * The scan, reusing the claim commits of an older head (`base`) when it can: when the base head
+ * is an ancestor of the head by a linear run of commits (no merge), only base..head is walked,
+ * and a lock that no commit of that range touched keeps the base's claim commit. The result is
+ * the one a full walk gives. Otherwise (no base, a force-push, a merge in between, a base head
+ * that is not there) the whole history is walked, as without a base.
+ */
+export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: ClaimBase | null): Promise<ScanSince> {
+  const { names, inventories, locks, wanted } = await readTree(repo, pools);
+  const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: wanted.size, ...(base !== null ? { walk: "full" as const } : {}) };
+  let touched: Set<string> | null = null;
+  const found = new Map<string, ClaimCommit>();
+  const usable = base === null ? "no base" : await linearSince(repo, base.head);
+  if (base !== null && usable === null) {
+    stats.walk = "range";
+    touched = new Set();
+    const claimed = new Set<string>();
+    if (base.head !== repo.head) {
+      const isLock = (path: string) => lockPathOf(path, names) === path;
+      const hits = await walkLog(repo, [`${base.head}..${repo.head}`], pathspecs(names, true), isLock, stats, (path) => {
+        const at = lockPathOf(path, names);
+        if (at) touched?.add(at);
+      });
+      for (const [path, claim] of hits) {
+        claimed.add(path);
+        found.set(path, claim);
+      }
+    }
+    const missing = new Set<string>();
+    for (const path of wanted.keys()) {
+      if (claimed.has(path)) continue;
+      const known = base.claims.get(path);
+      if (known === undefined) missing.add(path);
+      else if (known !== null) found.set(path, known);
+    }
+    if (missing.size > 0) {
+      const more = await walkLog(repo, [repo.head], pathspecs(names, false), missing, stats);
+      for (const [path, claim] of more) found.set(path, claim);
+    }
+  } else {
+    if (base !== null) stats.fallback = usable ?? undefined;
+    if (wanted.size > 0) {
+      const all = await walkLog(repo, [repo.head], pathspecs(names, false), new Set(wanted.keys()), stats);
+      for (const [path, claim] of all) found.set(path, claim);
+    }
+  }
+  for (const [path, claim] of found) for (const lock of wanted.get(path) ?? []) lock.claim = claim;
+  return { snapshot: { branch: repo.branch, head: repo.head, pools: inventories, locks }, touched, stats };
+}
+
+/** Why base..head is not a linear run of commits on top of base (a force-push, a merge…), or null when it is. */
+async function linearSince(repo: SyncedRepo, base: string): Promise<string | null> {
+  if (base === repo.head) return null;
+  if (!/^[0-9a-f]{40,64}$/.test(base)) return "the base is not a commit id";
+  let out: string;
+  try {
+    out = (await runGit(repo.target, ["rev-list", "--parents", `${base}..${repo.head}`, "--"])).stdout.toString("latin1");
+  } catch {
+    return `the base ${base.slice(0, 12)} is not in the repository`;
+  }
+  const lines = out.split("\n").filter(Boolean);
+  if (lines.length === 0) return `the branch went back from ${base.slice(0, 12)}`;
+  for (const line of lines) if (line.split(" ").length !== 2) return `base..head holds a merge or a root commit (${line.slice(0, 12)})`;
+  const oldest = (lines[lines.length - 1] ?? "").split(" ")[1];
+  return oldest === base ? null : `${base.slice(0, 12)} is no longer an ancestor of the head (a force-push)`;
+}
+
+function pathspecs(pools: string[], withUnclaimed: boolean): string[] {
+  return pools.flatMap((pool) => [`:(literal)${pool}/claimed/`, ...(withUnclaimed ? [`:(literal)${pool}/unclaimed/`] : [])]);
+}
+
+/** POOL/claimed/NAME for a path POOL/claimed/NAME or POOL/unclaimed/NAME of one of the pools, else null. */
+function lockPathOf(path: string, pools: string[]): string | null {
+  for (const pool of pools) {
+    for (const side of ["claimed/", "unclaimed/"]) {
+      const prefix = `${pool}/${side}`;
+      if (!path.startsWith(prefix)) continue;
+      const name = path.slice(prefix.length);
+      if (name === "" || name.includes("/")) return null;
+      return `${pool}/claimed/${name}`;
+    }
+  }
+  return null;
+}
+
+async function readTree(repo: SyncedRepo, pools: string[] | "*"): Promise<TreeState> {
   let entries: TreeEntry[];
   try {
     entries = await listTree(repo.target, repo.head);
@@ -128,13 +251,7 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
     if (byPath.get(lock.path)?.type === "tree") continue;
     wanted.set(lock.path, [...(wanted.get(lock.path) ?? []), lock]);
   }
-  const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: wanted.size };
-  if (wanted.size > 0) {
-    const found = await findClaims(repo, names, new Set(wanted.keys()), stats);
-    for (const [path, claim] of found) for (const lock of wanted.get(path) ?? []) lock.claim = claim;
-  }
-  options.onStats?.(stats);
-  return { branch: repo.branch, head: repo.head, pools: inventories, locks };
+  return { names, inventories, locks, wanted };
 }
 
 function byCodeUnit(a: string, b: string): number {
@@ -188,11 +305,18 @@ const FORMAT = `${MARKER}%x00%H%x00%ct%x00%B%x00`;
  * The log is a raw spawn, not simple-git: simple-git buffers the whole output until the process
  * ends, while this must be read as it comes and stopped early.
  */
-async function findClaims(
+/**
+ * wanted: the paths whose claim commit is looked for; the walk stops once all are found. A
+ * predicate instead: read the whole range and return the claim commit of every path it accepts
+ * (used for a short range); onPath sees every path of every commit read.
+ */
+async function walkLog(
   repo: SyncedRepo,
-  pools: string[],
-  wanted: Set<string>,
+  revs: string[],
+  paths: string[],
+  wanted: Set<string> | ((path: string) => boolean),
   stats: ScanStats,
+  onPath?: (path: string) => void,
 ): Promise<Map<string, ClaimCommit>> {
   const args = [
     "log",
@@ -206,18 +330,19 @@ async function findClaims(
     "--no-notes",
     "--encoding=UTF-8",
     `--format=${FORMAT}`,
-    repo.head,
+    ...revs,
     "--",
-    ...pools.map((pool) => `:(literal)${pool}/claimed/`),
+    ...paths,
   ];
   const child = spawnGit(repo.target, args);
   const found = new Map<string, ClaimCommit>();
   const parser = new LogParser((commit, status, path) => {
+    onPath?.(path);
     // A (added), M (modified: an `updating:` commit), T (type changed) all put the file there.
-    if ((status === "A" || status === "M" || status === "T") && wanted.has(path) && !found.has(path)) {
+    if (isClaimEvent(status) && (typeof wanted === "function" ? wanted(path) : wanted.has(path)) && !found.has(path)) {
       found.set(path, commit);
     }
-    return found.size === wanted.size;
+    return typeof wanted !== "function" && found.size === wanted.size;
   });
   return new Promise((resolve, reject) => {
     let stopped = false;
@@ -234,7 +359,7 @@ async function findClaims(
     });
     child.on("error", (e) => reject(historyError(repo, e)));
     child.on("close", (code) => {
-      stats.commitsRead = parser.commits;
+      stats.commitsRead += parser.commits;
       if (!stopped && code !== 0) {
         const stderr = Buffer.concat(err).toString("utf8");
         reject(historyError(repo, new GitCommandError(args, code, stderr)));
@@ -243,6 +368,11 @@ async function findClaims(
       resolve(found);
     });
   });
+}
+
+/** A log entry that puts a file at its path: the claim rule's one place. */
+function isClaimEvent(status: string): boolean {
+  return status === "A" || status === "M" || status === "T";
 }
 
 function stop(child: ChildProcessWithoutNullStreams): void {
