@@ -8,7 +8,7 @@ import { PoolBoyError } from "./core/errors.js";
 import { safeUrl } from "./core/redact.js";
 import { prepareTransport } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
-import { scanSince, type ClaimBase } from "./io/git/scan.js";
+import { baseOf, scanSince, type ClaimBase } from "./io/git/scan.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwner, type OwnerApi } from "./io/atc/ask.js";
 import { backoffMs, rejudge, type Rejudge } from "./decide/rejudge.js";
@@ -16,6 +16,8 @@ import { judge, ageSeconds } from "./decide/judge.js";
 import { planRelease } from "./decide/plan.js";
 import { applyRelease } from "./io/git/apply.js";
 import { connectAtc, type AtcClient } from "./io/atc/client.js";
+import { membershipWarnings, noAccessWarnings, type AccessFacts } from "./decide/access.js";
+import { foreignConcourse } from "./decide/owner.js";
 
 export interface RunDeps {
   env: Record<string, string | undefined>;
@@ -28,6 +30,8 @@ export interface RunDeps {
   sleep?: (ms: number) => Promise<void>;
   /** [0, 1) for the backoff's jitter (default: Math.random) */
   random?: () => number;
+  /** a warning to show at once, whatever --verbose says (stderr); --verbose's log when absent */
+  warn?: (line: string) => void;
 }
 
 /** What a lost race leaves for the next round: the judgement of each lock on the old head. */
@@ -36,6 +40,20 @@ interface Previous {
   judged: Map<string, JudgedLock>;
   /** lock paths touched between the old head and the new one; null: all count as new */
   touched: Set<string> | null;
+}
+
+function accessFacts(config: Config, api: AtcClient): AccessFacts {
+  const auth = config.atc?.auth;
+  return {
+    url: api.url,
+    auth:
+      auth?.kind === "password"
+        ? { kind: "password", username: auth.username }
+        : auth?.kind === "token"
+          ? { kind: "token", source: auth.source, ...(auth.flyTarget ? { flyTarget: auth.flyTarget } : {}) }
+          : { kind: "none" },
+    user: api.user,
+  };
 }
 
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
@@ -55,10 +73,12 @@ async function judgeSnapshot(
   config: Config,
   deps: RunDeps,
   previous: Previous | null,
+  beforeAsking: (claims: Array<ReturnType<typeof parseClaim> | null>) => void = () => undefined,
 ): Promise<JudgedLock[]> {
   const byPool = new Map(policies.map((p) => [p.pool, p]));
   const locks = snapshot.locks.filter((l) => byPool.has(l.pool));
   const claims = locks.map((l) => (l.claim ? parseClaim(l.claim.message, config.team) : null));
+  beforeAsking(claims);
   // After a lost race only what may have changed is asked again (decide/rejudge.ts).
   const plans: Rejudge[] = locks.map((lock) =>
     previous === null ? { kind: "ask", why: "first round" } : rejudge(previous.judged.get(lock.path), lock, previous.touched === null || previous.touched.has(lock.path)),
@@ -105,6 +125,20 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     deps.log(`synced ${safeUrl(config.repo)} ${repo.branch} at ${repo.head}`);
     if (api) deps.log(`Concourse ${api.version ?? "(version unknown)"} at ${config.atc?.url}`);
 
+    const facts = api ? accessFacts(config, api) : null;
+    const hosts = api?.hosts ?? [];
+    // Said once per run, before the first lookup: teams the claims name that the credentials lack.
+    const warned = new Set<string>();
+    const beforeAsking = (claims: Array<ReturnType<typeof parseClaim> | null>) => {
+      if (!facts) return;
+      const owners = claims.filter((c) => c !== null && foreignConcourse(c.concourse, hosts) === null).map((c) => c?.owner ?? null);
+      for (const line of membershipWarnings(facts, owners)) {
+        if (warned.has(line)) continue;
+        warned.add(line);
+        (deps.warn ?? deps.log)(line);
+      }
+    };
+
     let previous: Previous | null = null;
     const pools = config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*";
     for (let attempts = 1; ; attempts += 1) {
@@ -120,7 +154,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         );
       }
       const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
-      const judged = await judgeSnapshot(snapshot, policies, api, config, deps, previous);
+      const judged = await judgeSnapshot(snapshot, policies, api, config, deps, previous, beforeAsking);
       const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
         command: config.command,
         repo: safeUrl(config.repo),
@@ -136,7 +170,8 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         api: api?.stats() ?? null,
         startedAt,
         finishedAt: deps.now(),
-        warnings,
+        // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
+        warnings: facts ? [...warnings, ...noAccessWarnings(facts, judged)] : warnings,
       });
       if (config.command === "status") return result([], []);
 
@@ -159,7 +194,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         );
       // The next round judges the new head, reusing only what a final state or an untouched lock allows.
       previous = {
-        base: { head: snapshot.head, claims: new Map(snapshot.locks.map((l) => [l.path, l.claim])) },
+        base: baseOf(snapshot),
         judged: new Map(judged.map((j) => [j.lock.path, j])),
         touched: null,
       };

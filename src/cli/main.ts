@@ -11,6 +11,7 @@ import { renderTable } from "../report/table.js";
 import { resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
+import { keptForNoAccess } from "../decide/access.js";
 
 const VERSION = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
 
@@ -33,6 +34,9 @@ Exit codes:
   2  bad input (flags, environment, pools): nothing changed
   3  git or the Concourse API failed: nothing changed
   4  the git work is done, but writing or pushing metrics failed
+  5  the run finished, but some locks were kept without a judgement because Concourse
+     refused to show their builds (401/403: no credentials, or not a member of the team);
+     the warnings say which user, which team and how to fix it
 
 Secrets (CONCOURSE_PASSWORD, CONCOURSE_TOKEN, POOL_REPO_SSH_PRIVATE_KEY, POOL_REPO_PASSWORD)
 are read from the environment or files only, never from flags, and never printed.`;
@@ -121,11 +125,15 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
     clearProgress();
     io.stderr.write(`pool-boy: ${redact(line)}\n`);
   };
+  const warn = (line: string) => {
+    clearProgress();
+    io.stderr.write(`pool-boy: warning: ${redact(line)}\n`);
+  };
 
   const started = Date.now();
   let result: RunResult | null = null;
   try {
-    result = await run(config, { env: io.env, now: () => new Date(), log, progress });
+    result = await run(config, { env: io.env, now: () => new Date(), log, progress, warn });
   } finally {
     clearProgress();
     if (config.pushgateway || config.metricsFile) {
@@ -139,7 +147,21 @@ async function execute(command: PoolBoyCommand, flags: Flags & { password?: stri
     }
   }
   writeResult(config, result, io);
-  return EXIT.ok;
+  return unjudgedExit(result, io);
+}
+
+/** Exit 5 when locks were kept because Concourse refused to show their builds: said once, loudly. */
+function unjudgedExit(result: RunResult, io: Io): number {
+  const kept = result.locks.filter(keptForNoAccess);
+  if (kept.length === 0) return EXIT.ok;
+  const teams = [...new Set(kept.map((j) => (j.owner.kind === "unreachable" ? (j.owner.access?.team ?? "the team of a one-off build") : "")))].sort();
+  io.stderr.write(
+    redact(
+      `pool-boy: ${kept.length} lock${kept.length === 1 ? " was" : "s were"} kept without a judgement: Concourse refused access to ${teams.join(", ")} (HTTP 401/403); ` +
+        `the report's warnings say which user, which team and how to fix it (exit ${EXIT.noAccess})`,
+    ) + "\n",
+  );
+  return EXIT.noAccess;
 }
 
 function writeResult(config: { json: boolean; color: boolean; verbose: boolean }, result: RunResult, io: Io): void {

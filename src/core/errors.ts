@@ -13,6 +13,8 @@ export const EXIT = {
   failed: 3,
   /** the git work is done but reporting (metrics push/file) failed */
   report: 4,
+  /** the run finished, but some claims could not be judged for lack of API access (401/403): kept */
+  noAccess: 5,
 } as const;
 
 export class PoolBoyError extends Error {

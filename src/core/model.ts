@@ -45,14 +45,29 @@ export interface ParsedClaim {
   format: ClaimFormat;
   /** when owner is null: why, in words for people */
   note: string | null;
+  /**
+   * The Concourse a `Build URL:` names: its external URL (scheme, host, port, path prefix), as
+   * written. Absent for the other formats, which do not say which Concourse the build ran on.
+   */
+  concourse?: string;
 }
 
-/** The commit that last put a lock file at POOL/claimed/NAME. */
+/** The commit that put a lock file at POOL/claimed/NAME: a move from unclaimed/ or an add. */
 export interface ClaimCommit {
   sha: string;
   committedAt: Date;
   /** the full message (%B), trailing whitespace trimmed */
   message: string;
+}
+
+/**
+ * A later commit that only edited a claimed lock file (its content or its mode) in place. The
+ * pool-resource never does that to a claimed file (it moves or adds), so such a commit was made by
+ * a person or another tool: it is reported, and changes neither the lock's owner nor its age.
+ */
+export interface ClaimEdit {
+  sha: string;
+  committedAt: Date;
 }
 
 export interface ClaimedLock {
@@ -62,6 +77,8 @@ export interface ClaimedLock {
   path: string;
   /** null when the history holds no commit that put the file there */
   claim: ClaimCommit | null;
+  /** commits after the claim that edited the file in place (content or mode), newest first */
+  editedAfterClaim: ClaimEdit[];
   /** a reason this lock must not be touched (also in unclaimed/, not a regular file, …), or null */
   problem: string | null;
 }
@@ -116,6 +133,28 @@ export interface BuildState {
 }
 
 /**
+ * Why the owner of a lock could not be judged, for machines (JSON `cause`, metrics):
+ * - no-owner: the claim commit names no build (by hand, an old or garbled message)
+ * - no-api: no Concourse API is configured
+ * - not-found: Concourse's own empty-bodied 404 for the team, pipeline, job or build (or its
+ *   empty 400 for a query it cannot read)
+ * - no-access: 401 or 403: the build may not be read with the credentials given (kept, exit 5)
+ * - api-error: no usable answer (timeout, 5xx, a 404 or 200 Concourse never writes): kept this run
+ * - foreign-concourse: the Build URL names another Concourse, which is not asked
+ * - handoff-unknown: the claimer succeeded, but the API cannot say who took the lock on
+ */
+export const OWNER_CAUSES = [
+  "no-owner",
+  "no-api",
+  "not-found",
+  "no-access",
+  "api-error",
+  "foreign-concourse",
+  "handoff-unknown",
+] as const;
+export type OwnerCause = (typeof OWNER_CAUSES)[number];
+
+/**
  * What the API tells us about the build that holds a lock (the claiming build, or the
  * build it was handed to). Decided by a pure function from lookups.
  */
@@ -124,10 +163,16 @@ export type OwnerState =
   | { kind: "finished"; holder: BuildState; handedOff: boolean }
   /** the holder finished but a job downstream may still take the lock: the timeout decides */
   | { kind: "waiting"; holder: BuildState; handedOff: boolean; candidates: string[] }
-  /** the API cannot say (no owner, no API, 404, no access, hand-off data missing): the timeout decides */
-  | { kind: "silent"; why: string; holder: BuildState | null }
-  /** transient failure after retries: keep this run */
-  | { kind: "unreachable"; why: string };
+  /** the API cannot say (no owner, no API, 404, another Concourse, hand-off data missing): the timeout decides */
+  | { kind: "silent"; why: string; cause: OwnerCause; holder: BuildState | null }
+  /** no usable answer (transient failure after retries, an answer Concourse never writes) or no access (401/403): keep */
+  | {
+      kind: "unreachable";
+      why: string;
+      cause: OwnerCause;
+      /** with cause no-access: the team refused (null for a one-off build) and the status */
+      access?: { team: string | null; status: 401 | 403 };
+    };
 
 export const REASONS = ["alive", "finished", "stale", "young", "unknown", "conflict"] as const;
 export type Reason = (typeof REASONS)[number];
@@ -165,6 +210,15 @@ export interface ReleasePlan {
 export type ApplyOutcome =
   | { pushed: true; commits: string[] }
   | { pushed: false; reason: "non-fast-forward" | "nothing-to-do"; detail: string };
+
+/** Who the Concourse credentials belong to, from the user endpoint: the teams they may read (reference §4). */
+export interface ConcourseUser {
+  /** user_name, else name, else sub; null when the answer names nobody */
+  name: string | null;
+  teams: string[];
+  /** an admin reads every team */
+  isAdmin: boolean;
+}
 
 export interface ApiStats {
   requests: number;

@@ -1,7 +1,9 @@
 // lock + owner state + pool policy + now → Verdict. Pure.
 //
 // A running build's lock is never taken. A finished holder's lock is given back. When the API
-// cannot say, the pool's timeout decides; when it fails for a moment, the lock is kept this run.
+// cannot say (Concourse's own 404, no owner, another Concourse), the pool's timeout decides; when
+// it fails for a moment or gives an answer Concourse never writes, the lock is kept this run; when
+// the build may not be read (401/403), the lock is kept, whatever its age.
 
 import type { ClaimedLock, OwnerState, PoolPolicy, Verdict } from "../core/model.js";
 import { shortRef } from "./owner.js";
@@ -25,7 +27,10 @@ export function judge(lock: ClaimedLock, owner: OwnerState, policy: PoolPolicy, 
       return { action: "release", reason: "finished", detail: `${shortRef(owner.holder.ref)} ${owner.holder.status}${via}` };
     }
     case "unreachable":
-      return { action: "keep", reason: "unknown", detail: `the API did not answer: ${owner.why}; kept this run` };
+      // 401 and 403 never lead to a release: a build pool-boy may not see is not a build that is gone
+      if (owner.cause === "no-access")
+        return { action: "keep", reason: "unknown", detail: `${owner.why}; kept until pool-boy may read the build (never by age)` };
+      return { action: "keep", reason: "unknown", detail: `the API gave no usable answer: ${owner.why}; kept this run` };
     case "waiting":
     case "silent": {
       const why =

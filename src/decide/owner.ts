@@ -44,25 +44,80 @@ export function stateOf(build: BuildInfo, like: BuildRef): BuildState {
   return { ref: refOf(build, like), status: build.status, id: build.id };
 }
 
-function cannotSay(lookup: Exclude<Lookup<unknown>, { kind: "found" }>): OwnerState {
-  // The client's details name what was asked and what came back.
+/** The team whose access a lookup of `ref` needs, or null for a one-off build (the claim does not say). */
+export function teamOf(ref: BuildRef): string | null {
+  return ref.kind === "job" ? ref.team : null;
+}
+
+/** "no access to team T: …" (or to a one-off build, whose team the claim does not name). */
+export function noAccessWhy(ref: BuildRef, status: 401 | 403, detail: string): Extract<OwnerState, { kind: "unreachable" }> {
+  const team = teamOf(ref);
+  const to = team !== null ? `team ${team}` : `${describeRef(ref)} (its team is not named in the claim)`;
+  return { kind: "unreachable", why: `no access to ${to}: ${detail}`, cause: "no-access", access: { team, status } };
+}
+
+/**
+ * What a lookup that found nothing means. The client's details name what was asked and what came
+ * back. 401/403 never lead to a release: pool-boy may not see the build, which is not a build that
+ * is gone. Only Concourse's own (empty-bodied) 404 reaches here as not-found; any answer Concourse
+ * never writes is transient.
+ */
+function cannotSay(lookup: Exclude<Lookup<unknown>, { kind: "found" }>, ref: BuildRef, notFound: "not-found" | "handoff-unknown"): OwnerState {
   switch (lookup.kind) {
     case "transient":
-      return { kind: "unreachable", why: lookup.detail };
+      return { kind: "unreachable", why: lookup.detail, cause: "api-error" };
     case "not-found":
-      return { kind: "silent", why: lookup.detail, holder: null };
+      return { kind: "silent", why: lookup.detail, cause: notFound, holder: null };
     case "no-access":
-      return { kind: "silent", why: `no access: ${lookup.detail}`, holder: null };
+      return noAccessWhy(ref, lookup.status, lookup.detail);
   }
+}
+
+/** The host (name and port, lower case) of an http(s) URL, or null when it is not one. */
+export function hostOf(url: string): string | null {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.host.toLowerCase() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The host of a claim's Concourse when it is not the one asked (neither the configured URL's
+ * host nor its external_url's), else null. Pools shared between installations are why the
+ * pool-resource writes a Build URL: another Concourse's build must not be looked up here, where
+ * a build of the same team, pipeline, job and number may exist and may have finished.
+ */
+export function foreignConcourse(claimConcourse: string | undefined, knownHosts: readonly string[]): string | null {
+  if (claimConcourse === undefined) return null;
+  const host = hostOf(claimConcourse);
+  // a Build URL that is not http(s) cannot be this Concourse's either
+  if (host === null) return claimConcourse;
+  const known = new Set(knownHosts.map((h) => h.toLowerCase()));
+  return known.has(host) ? null : host;
+}
+
+/** The claim came from another Concourse: not asked here; the timeout decides. */
+export function foreignOwner(host: string, configured: string): OwnerState {
+  return {
+    kind: "silent",
+    why: `the claim came from another Concourse (${host}), not the one asked (${configured}), so its build is not looked up`,
+    cause: "foreign-concourse",
+    holder: null,
+  };
 }
 
 /** The first step: what the claim commit and the owner lookup say, or that the hand-off must be followed. */
 export type OwnerStep = { done: OwnerState } | { followHandoff: BuildState & { ref: Extract<BuildRef, { kind: "job" }> } };
 
+export const NO_OWNER: OwnerState = { kind: "silent", why: "the claim commit does not name a build", cause: "no-owner", holder: null };
+export const NO_API: OwnerState = { kind: "silent", why: "no Concourse API configured", cause: "no-api", holder: null };
+
 export function ownerFromLookup(owner: BuildRef | null, lookup: Lookup<BuildInfo> | "no-api"): OwnerStep {
-  if (owner === null) return { done: { kind: "silent", why: "the claim commit does not name a build", holder: null } };
-  if (lookup === "no-api") return { done: { kind: "silent", why: "no Concourse API configured", holder: null } };
-  if (lookup.kind !== "found") return { done: cannotSay(lookup) };
+  if (owner === null) return { done: NO_OWNER };
+  if (lookup === "no-api") return { done: NO_API };
+  if (lookup.kind !== "found") return { done: cannotSay(lookup, owner, "not-found") };
   const build = lookup.value;
   const holder: BuildState = { ref: owner, status: build.status, id: build.id };
   switch (build.status) {
@@ -119,15 +174,15 @@ export function decideHandoff(facts: HandoffFacts): OwnerState {
   const { claimer, jobs, resource, sha } = facts;
   const where = `version ${sha.slice(0, 8)} of ${resource}`;
   if (facts.versions.kind !== "found") {
-    const state = cannotSay(facts.versions);
+    const state = cannotSay(facts.versions, claimer.ref, "handoff-unknown");
     return state.kind === "silent" ? { ...state, holder: claimer } : state;
   }
   // Servers before 5.5 ignore the filter: only a version whose ref is the claim's counts.
   const version = facts.versions.value.find((v) => v.ref === sha);
-  if (!version) return { kind: "silent", why: `${where} is not recorded (versions cleared or resource renamed)`, holder: claimer };
-  if (!facts.inputTo) return { kind: "silent", why: `who took ${where} is unknown`, holder: claimer };
+  if (!version) return { kind: "silent", why: `${where} is not recorded (versions cleared or resource renamed)`, cause: "handoff-unknown", holder: claimer };
+  if (!facts.inputTo) return { kind: "silent", why: `who took ${where} is unknown`, cause: "handoff-unknown", holder: claimer };
   if (facts.inputTo.kind !== "found") {
-    const state = cannotSay(facts.inputTo);
+    const state = cannotSay(facts.inputTo, claimer.ref, "handoff-unknown");
     return state.kind === "silent" ? { ...state, holder: claimer } : state;
   }
   const takers = facts.inputTo.value;

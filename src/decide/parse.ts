@@ -120,7 +120,7 @@ function fromBuildUrlMessage(first: string, url: string): ParsedClaim {
 
   const job = JOB_BUILD_URL.exec(url);
   if (job) {
-    const [, , team = "", pipeline = "", jobName = "", name = "", query] = job;
+    const [, concourse = "", team = "", pipeline = "", jobName = "", name = "", query] = job;
     let instanceVars: InstanceVars | null = null;
     if (query !== undefined && query !== "") {
       const read = instanceVarsFromQuery(new URLSearchParams(query));
@@ -132,20 +132,14 @@ function fromBuildUrlMessage(first: string, url: string): ParsedClaim {
       }
       instanceVars = read.vars;
     }
-    const owner: BuildRef = {
-      kind: "job",
-      team: decodeName(team),
-      pipeline: decodeName(pipeline),
-      instanceVars,
-      job: decodeName(jobName),
-      name,
-    };
-    return { operation, owner, format: "build-url", note: null };
+    // Concourse inserts the names raw (reference §5): `p%41` is the pipeline `p%41`, not `pA`.
+    const owner: BuildRef = { kind: "job", team, pipeline, instanceVars, job: jobName, name };
+    return { operation, owner, format: "build-url", note: null, concourse };
   }
 
   const oneOff = ONE_OFF_BUILD_URL.exec(url);
   if (oneOff && !/\/teams\/[^/]+\/pipelines\//u.test(oneOff[1] ?? "")) {
-    return { operation, owner: { kind: "one-off", id: oneOff[2] ?? "" }, format: "build-url", note: null };
+    return { operation, owner: { kind: "one-off", id: oneOff[2] ?? "" }, format: "build-url", note: null, concourse: oneOff[1] ?? "" };
   }
 
   return unknown(
@@ -153,15 +147,6 @@ function fromBuildUrlMessage(first: string, url: string): ParsedClaim {
     "build-url",
     `the Build URL ${shorten(url)} is not a Concourse build URL (…/teams/T/pipelines/P/jobs/J/builds/N or …/builds/ID)`,
   );
-}
-
-/** Concourse does not escape names in BUILD_URL, but a URL copied through a browser may be; a stray `%` stays as it is. */
-function decodeName(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 // ---- v1.7.x and before: a prefix on the first line -----------------------------------------------

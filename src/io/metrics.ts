@@ -22,6 +22,7 @@ export const METRIC = {
   releasedLocks: "pool_boy_released_locks",
   verdicts: "pool_boy_verdicts",
   oldestClaimAge: "pool_boy_oldest_claim_age_seconds",
+  unjudgedLocks: "pool_boy_unjudged_locks",
   apiRequests: "pool_boy_api_requests",
   runDuration: "pool_boy_run_duration_seconds",
   runSucceeded: "pool_boy_run_succeeded",
@@ -49,6 +50,13 @@ export const VERDICT_KEYS: readonly VerdictKey[] = [
 export const API_OUTCOMES = ["ok", "not-found", "no-access", "transient", "retry"] as const;
 
 const LOCK_STATES = ["claimed", "unclaimed"] as const;
+
+/**
+ * Why a lock was kept without a judgement: every pool reports each, zeros included.
+ * no-access: Concourse refused to show the build (401/403; the run ends with exit 5);
+ * api-error: no usable answer this run (timeouts, 5xx, a 404 page Concourse never writes).
+ */
+export const UNJUDGED_CAUSES = ["no-access", "api-error"] as const;
 
 /**
  * Build the run's metrics into a fresh Registry (no default registry, no process metrics).
@@ -118,6 +126,19 @@ export function buildMetrics(result: RunResult, outcome: { succeeded: boolean })
     oldestBy.set(l.lock.pool, Math.max(oldestBy.get(l.lock.pool) ?? 0, l.ageSeconds));
   }
   for (const pool of pools) oldest.set({ pool }, oldestBy.get(pool) ?? 0);
+
+  const unjudged = new Gauge({
+    name: METRIC.unjudgedLocks,
+    help: "Claimed locks kept without a judgement because the API could not say, by cause (no-access: 401/403, the run exits 5; api-error: no usable answer this run).",
+    labelNames: ["pool", "cause"] as const,
+    registers,
+  });
+  const unjudgedCounts = tally(
+    result.locks.flatMap((l) => (l.owner.kind === "unreachable" ? [verdictKey(l.lock.pool, "unjudged", l.owner.cause)] : [])),
+  );
+  for (const pool of pools) {
+    for (const cause of UNJUDGED_CAUSES) unjudged.set({ pool, cause }, unjudgedCounts.get(verdictKey(pool, "unjudged", cause)) ?? 0);
+  }
 
   const api = new Gauge({
     name: METRIC.apiRequests,

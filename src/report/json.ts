@@ -31,6 +31,8 @@ export function lockJson(j: JudgedLock) {
     ageSeconds: j.ageSeconds,
     timeoutSeconds: j.policy.timeoutSeconds,
     commit: j.lock.claim?.sha ?? null,
+    /** commits after the claim that edited the lock file in place (content or mode), newest first; never acted on */
+    editedAfterClaim: j.lock.editedAfterClaim.map((e) => ({ commit: e.sha, at: e.committedAt.toISOString() })),
     format: j.claim?.format ?? null,
     owner: refJson(j.claim?.owner ?? null),
     buildStatus: ownerStatus(j),
@@ -38,6 +40,8 @@ export function lockJson(j: JudgedLock) {
     handedOff,
     waitingFor: o.kind === "waiting" ? o.candidates : [],
     problem: j.lock.problem,
+    /** why the owner could not be judged (OwnerCause), null when it was */
+    cause: o.kind === "silent" || o.kind === "unreachable" ? o.cause : null,
   };
 }
 

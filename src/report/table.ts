@@ -16,7 +16,7 @@ function ownerCell(j: JudgedLock): string {
 
 function stateCell(j: JudgedLock): string {
   const o = j.owner;
-  if (o.kind === "unreachable") return "no answer";
+  if (o.kind === "unreachable") return o.cause === "no-access" ? "no access" : "no answer";
   if (o.kind === "waiting") return `waiting for ${o.candidates.join(", ")} to take it`;
   if (o.kind === "silent") return o.holder ? o.holder.status : "-";
   return o.holder.status;
@@ -86,12 +86,23 @@ export function renderTable(r: RunResult, options: { color: boolean; verbose: bo
       const cells = row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i] ?? 0)));
       cells[4] = paint(c, j.verdict.reason, cells[4] ?? "");
       out.push("  " + cells.join("  "));
+      const edited = editedNote(j);
+      if (edited) out.push(c.dim(`      ${edited}`));
       if (options.verbose && j.lock.claim) out.push(c.dim(`      claim ${j.lock.claim.sha.slice(0, 12)} ${j.claim?.format ?? ""}: ${j.lock.claim.message.split("\n")[0]}`));
     });
   }
   out.push("");
   out.push(summaryLine(r));
   return out.join("\n") + "\n";
+}
+
+/** Commits that edited a claimed lock in place are shown, never acted on: owner and age stay the claim's. */
+function editedNote(j: JudgedLock): string | null {
+  const edits = j.lock.editedAfterClaim;
+  const last = edits[0];
+  if (!last) return null;
+  const count = edits.length === 1 ? "1 commit" : `${edits.length} commits`;
+  return `edited after the claim: ${count}, the last ${last.sha.slice(0, 12)} at ${last.committedAt.toISOString()} (owner and age are the claim's)`;
 }
 
 export function summaryLine(r: RunResult): string {

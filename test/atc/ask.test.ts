@@ -9,7 +9,7 @@ import type { ClaimedLock, ParsedClaim } from "../../src/core/model.js";
 const user = { username: "u", password: "pw-123456", teams: ["main"] };
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 function lock(n: number): ClaimedLock {
-  return { pool: "p", name: `l${n}`, path: `p/claimed/l${n}`, claim: { sha: sha(n), committedAt: new Date(), message: "" }, problem: null };
+  return { pool: "p", name: `l${n}`, path: `p/claimed/l${n}`, claim: { sha: sha(n), committedAt: new Date(), message: "" }, editedAfterClaim: [], problem: null };
 }
 function claim(pipeline: string, job: string, name: string, vars: Record<string, string> | null = null): ParsedClaim {
   return { operation: "claiming", owner: { kind: "job", team: "main", pipeline, instanceVars: vars, job, name }, format: "team-build", note: null };

@@ -16,14 +16,17 @@ function claimedAgo(age: string | null, problem: string | null = null): ClaimedL
     name: "lock-a",
     path: "aws/claimed/lock-a",
     claim: age === null ? null : { sha: "a".repeat(40), committedAt: new Date(NOW.getTime() - seconds * 1000), message: "claiming: lock-a" },
+    editedAfterClaim: [],
     problem,
   };
 }
 const running = (status: "pending" | "started", handedOff = false): OwnerState => ({ kind: "running", holder: { ref: handedOff ? testJob : deploy, status, id: 1 }, handedOff });
 const finished = (status: BuildStatus, handedOff = false): OwnerState => ({ kind: "finished", holder: { ref: handedOff ? testJob : deploy, status, id: 1 }, handedOff });
-const silent = (why = "no Concourse API configured"): OwnerState => ({ kind: "silent", why, holder: null });
+const silent = (why = "no Concourse API configured"): OwnerState => ({ kind: "silent", why, cause: "no-api", holder: null });
 const waiting = (): OwnerState => ({ kind: "waiting", holder: { ref: deploy, status: "succeeded", id: 1 }, handedOff: false, candidates: ["test"] });
-const unreachable = (): OwnerState => ({ kind: "unreachable", why: "HTTP 502 after 3 retries" });
+const unreachable = (): OwnerState => ({ kind: "unreachable", why: "HTTP 502 after 3 retries", cause: "api-error" });
+const noAccess = (status: 401 | 403): OwnerState => ({ kind: "unreachable", why: `no access to team main: HTTP ${status}`, cause: "no-access", access: { team: "main", status } });
+const foreign = (): OwnerState => ({ kind: "silent", why: "the claim came from another Concourse (ci.other.org)", cause: "foreign-concourse", holder: null });
 
 type Case = [name: string, owner: OwnerState, age: string | null, timeout: string, want: `${Verdict["action"]}/${Verdict["reason"]}`, problem?: string];
 const cases: Case[] = [
@@ -44,6 +47,12 @@ const cases: Case[] = [
   ["waiting for a hand-off that never comes, old", waiting(), "5h", "2h", "release/stale"],
   ["transient API failure keeps it this run, however old", unreachable(), "30d", "1m", "keep/unknown"],
   ["no claim commit to age it: kept", silent(), null, "1m", "keep/unknown"],
+  ["401 (no credentials): kept, however old", noAccess(401), "30d", "1m", "keep/unknown"],
+  ["403 (another team's credentials): kept, however old", noAccess(403), "30d", "1m", "keep/unknown"],
+  ["403 and a never timeout: kept", noAccess(403), "30d", "never", "keep/unknown"],
+  ["a 404 page from a proxy (api-error): kept this run, however old", unreachable(), "30d", "1m", "keep/unknown"],
+  ["another Concourse's claim: the timeout decides, young", foreign(), "30m", "2h", "keep/young"],
+  ["another Concourse's claim: the timeout decides, stale", foreign(), "3h", "2h", "release/stale"],
   ["a conflict is left alone even when the owner finished", finished("failed"), "3d", "1m", "keep/conflict", "also in unclaimed/"],
   ["a conflict is left alone even when stale", silent(), "3d", "1m", "keep/conflict", "also in unclaimed/"],
 ];
@@ -65,6 +74,13 @@ test("the detail names the holder and the age", () => {
   assert.match(alive.detail, /test #7 is started \(handed off\)/);
   const w = judge(claimedAgo("10m"), waiting(), { pool: "aws", timeoutSeconds: 7200 }, NOW);
   assert.match(w.detail, /waiting for test to take it/);
+});
+
+test("the detail says no access, for which team, and that age does not matter", () => {
+  const v = judge(claimedAgo("30d"), noAccess(403), { pool: "aws", timeoutSeconds: 60 }, NOW);
+  assert.match(v.detail, /^no access to team main: HTTP 403; kept until pool-boy may read the build \(never by age\)$/);
+  const f = judge(claimedAgo("3h"), foreign(), { pool: "aws", timeoutSeconds: 7200 }, NOW);
+  assert.match(f.detail, /another Concourse \(ci\.other\.org\).*over the 2h timeout/);
 });
 
 test("a claim dated in the future counts as new", () => {

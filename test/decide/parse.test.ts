@@ -128,6 +128,8 @@ const cases: Array<[name: string, message: string, want: Want]> = [
   ["Build URL: port and path prefix, one-off", `claiming: l\nBuild URL: http://10.0.0.5:8080/ci/builds/5`, found("build-url", oneOff("5"))],
   ["Build URL: names with spaces, not escaped", `claiming: l\nBuild URL: ${EXT}/teams/platform/pipelines/my app/jobs/run it/builds/3`, found("build-url", job("platform", "my app", "run it", "3"))],
   ["Build URL: a raw % in a name stays", `claiming: l\nBuild URL: ${EXT}/teams/platform/pipelines/50%off/jobs/deploy/builds/3`, found("build-url", job("platform", "50%off", "deploy", "3"))],
+  ["Build URL: names are raw: p%41 is p%41, not pA", `claiming: l\nBuild URL: ${EXT}/teams/t%2Fx/pipelines/p%41/jobs/j%20k/builds/3`, found("build-url", job("t%2Fx", "p%41", "j%20k", "3"))],
+  ["Build URL: names are raw, the vars query is decoded", `claiming: l\nBuild URL: ${EXT}/teams/t/pipelines/p%25/jobs/j/builds/3?vars.b=%22a%25b%22`, found("build-url", job("t", "p%25", "j", "3", { b: "a%b" }))],
   ["Build URL: unicode names, raw", `claiming: l\nBuild URL: ${EXT}/teams/équipe/pipelines/déploiement/jobs/publier🚀/builds/3`, found("build-url", job("équipe", "déploiement", "publier🚀", "3"))],
   ["Build URL: not a URL", "claiming: l\nBuild URL: see slack", unknown("claiming", "build-url", /not a Concourse build URL/u)],
   ["Build URL: a job URL without a build number", `claiming: l\nBuild URL: ${EXT}/teams/platform/pipelines/app/jobs/deploy/builds/latest`, unknown("claiming", "build-url", /not a Concourse build URL/u)],
@@ -252,4 +254,12 @@ test("never throws, whatever the input", () => {
 test("the result is plain data that survives JSON", () => {
   const got = parseClaim('platform/app/{"b":[1,{"c":null}],"a":true}/deploy build 42 claiming: l', "main");
   assert.deepEqual(JSON.parse(JSON.stringify(got)), got);
+});
+
+test("a Build URL says which Concourse the build ran on; other formats do not", () => {
+  assert.equal(parseClaim(`claiming: l\nBuild URL: ${URL_42}`, "main").concourse, EXT);
+  assert.equal(parseClaim("claiming: l\nBuild URL: https://CI.other.org:8443/prefix/teams/t/pipelines/p/jobs/j/builds/1", "main").concourse, "https://CI.other.org:8443/prefix");
+  assert.equal(parseClaim("claiming: l\nBuild URL: http://10.0.0.9:8080/builds/77", "main").concourse, "http://10.0.0.9:8080");
+  assert.equal(parseClaim("platform/app/deploy build 42 claiming: l", "main").concourse, undefined);
+  assert.equal(parseClaim("claiming: l\nBuild URL:", "main").concourse, undefined);
 });

@@ -8,7 +8,7 @@ const test7 = { kind: "job" as const, team: "main", pipeline: "app", instanceVar
 
 function judged(name: string, verdict: Verdict, owner: OwnerState, problem: string | null = null, pool = "aws"): JudgedLock {
   return {
-    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date("2026-11-23T09:00:00Z"), message: "x" }, problem },
+    lock: { pool, name, path: `${pool}/claimed/${name}`, claim: { sha: "a".repeat(40), committedAt: new Date("2026-11-23T09:00:00Z"), message: "x" }, editedAfterClaim: [], problem },
     claim: { operation: "claiming", owner: deploy, format: "team-build", note: null },
     owner,
     verdict,
@@ -23,9 +23,9 @@ const finished: OwnerState = { kind: "finished", holder: { ref: deploy, status: 
 test("only released locks move, claimed → unclaimed, sorted, one move per lock", () => {
   const plan = planRelease("b".repeat(40), "main", [
     judged("z-lock", release("finished"), finished),
-    judged("a-lock", release("stale"), { kind: "silent", why: "no API", holder: null }),
+    judged("a-lock", release("stale"), { kind: "silent", why: "no API", cause: "no-api", holder: null }),
     judged("kept", keep("alive"), { kind: "running", holder: { ref: deploy, status: "started", id: 1 }, handedOff: false }),
-    judged("young", keep("young"), { kind: "silent", why: "no API", holder: null }),
+    judged("young", keep("young"), { kind: "silent", why: "no API", cause: "no-api", holder: null }),
     judged("other", release("finished"), finished, null, "gcp"),
   ]);
   assert.equal(plan.base, "b".repeat(40));
@@ -60,7 +60,7 @@ test("a handed-off lock's message names the last holder and its state", () => {
 });
 
 test("an unknown owner says so", () => {
-  const j = judged("lock-a", release("stale"), { kind: "silent", why: "x", holder: null });
+  const j = judged("lock-a", release("stale"), { kind: "silent", why: "x", cause: "no-owner", holder: null });
   j.claim = { operation: null, owner: null, format: "none", note: "free text" };
   assert.match(releaseMessage(j), /Claimed by: unknown/);
 });

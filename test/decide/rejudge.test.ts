@@ -10,7 +10,7 @@ const A = "a".repeat(40);
 const B = "b".repeat(40);
 
 function lock(sha: string | null): ClaimedLock {
-  return { pool: "aws", name: "env-1", path: "aws/claimed/env-1", claim: sha ? { sha, committedAt: new Date("2026-11-30T10:00:00Z"), message: "m" } : null, problem: null };
+  return { pool: "aws", name: "env-1", path: "aws/claimed/env-1", claim: sha ? { sha, committedAt: new Date("2026-11-30T10:00:00Z"), message: "m" } : null, editedAfterClaim: [], problem: null };
 }
 const state = (status: BuildStatus, ref: BuildState["ref"] = job): BuildState => ({ ref, status, id: 9 });
 function before(owner: OwnerState, sha: string | null = A): JudgedLock {
@@ -37,13 +37,15 @@ const cases: Array<[string, JudgedLock | undefined, string | null, boolean, "reu
   ["one-off build succeeded", before(finished("succeeded", oneOff)), A, false, "reuse"],
   ["job build succeeded, nothing downstream: the hand-off is asked again", before(finished("succeeded")), A, false, "handoff"],
   ["job build succeeded, a downstream job may take it", before({ kind: "waiting", holder: state("succeeded"), handedOff: false, candidates: ["smoke"] }), A, false, "handoff"],
-  ["succeeded, hand-off data missing", before({ kind: "silent", why: "versions 404", holder: state("succeeded") }), A, false, "handoff"],
+  ["succeeded, hand-off data missing", before({ kind: "silent", why: "versions 404", cause: "handoff-unknown", holder: state("succeeded") }), A, false, "handoff"],
   ["handed off to a taker that failed: asked again from the owner on", before(finished("failed", taker, true)), A, false, "ask"],
   ["handed off to a running taker", before({ kind: "running", holder: state("started", taker), handedOff: true }), A, false, "ask"],
   ["pending owner", before({ kind: "running", holder: state("pending"), handedOff: false }), A, false, "ask"],
   ["started owner", before({ kind: "running", holder: state("started"), handedOff: false }), A, false, "ask"],
-  ["owner not found (404)", before({ kind: "silent", why: "404", holder: null }), A, false, "ask"],
-  ["API unreachable", before({ kind: "unreachable", why: "timeout" }), A, false, "ask"],
+  ["owner not found (404)", before({ kind: "silent", why: "404", cause: "not-found", holder: null }), A, false, "ask"],
+  ["API unreachable", before({ kind: "unreachable", why: "timeout", cause: "api-error" }), A, false, "ask"],
+  ["no access (403)", before({ kind: "unreachable", why: "403", cause: "no-access", access: { team: "main", status: 403 } }), A, false, "ask"],
+  ["the claim names no build", before({ kind: "silent", why: "no build", cause: "no-owner", holder: null }), A, false, "ask"],
   ["succeeded owner but the lock was touched", before(finished("succeeded")), A, true, "ask"],
 ];
 

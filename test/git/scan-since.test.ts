@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { createPoolRepo, type BulkOp, type Claimer, type PoolRepo } from "../support/pool-repo.js";
 import { prng } from "../support/prng.js";
 import type { RepoSnapshot } from "../../src/core/model.js";
-import { scanSince, type ClaimBase } from "../../src/io/git/scan.js";
+import { baseOf as snapshotBase, scanSince, type ClaimBase } from "../../src/io/git/scan.js";
 import { refresh, syncRepo, type SyncedRepo } from "../../src/io/git/sync.js";
 
 const POOLS = { aws: ["e1", "e2", "e3", "e4", "e5", "e6"], gcp: ["v1", "v2", "v3", "v4"] };
@@ -67,7 +67,7 @@ function randomOps(n: number, seed: number): BulkOp[] {
 }
 
 const pools = ["aws", "gcp"];
-const baseOf = (s: RepoSnapshot): ClaimBase => ({ head: s.head, claims: new Map(s.locks.map((l) => [l.path, l.claim])) });
+const baseOf = (s: RepoSnapshot): ClaimBase => snapshotBase(s);
 
 async function compare(base: ClaimBase, expectWalk: "range" | "full", what: string) {
   await refresh(repo);

@@ -146,10 +146,12 @@ describe("a pool repository with a varied history", () => {
   });
 
   test("the claim commit of each lock: the newest that put it there, with the full message and its date", () => {
+    // a1 was updated in place after its claim: the claim stays the move into claimed/
     const a1 = lock(all, "alpha", "a1");
-    assert.equal(a1.claim?.message, "main/app/deploy build 45 updating: a1");
-    assert.equal(a1.claim?.sha, commitWith(history, "main/app/deploy build 45 updating: a1").sha);
-    assert.deepEqual(a1.claim?.committedAt, at(9));
+    assert.equal(a1.claim?.message, "main/app/deploy build 42 claiming: a1");
+    assert.equal(a1.claim?.sha, commitWith(history, "main/app/deploy build 42 claiming: a1").sha);
+    assert.deepEqual(a1.claim?.committedAt, at(1));
+    assert.deepEqual(a1.editedAfterClaim, [{ sha: commitWith(history, "main/app/deploy build 45 updating: a1").sha, committedAt: at(9) }]);
 
     const a2 = lock(all, "alpha", "a2");
     assert.equal(a2.claim?.message, V18);
@@ -260,4 +262,97 @@ test("real pool-resource claims, a merge, and a lock present since the first com
   } finally {
     await pool.cleanup();
   }
+});
+
+describe("a claimed lock edited in place after its claim keeps its claim commit", () => {
+  let pool: PoolRepo;
+  let snapshot: RepoSnapshot;
+  const shas: Record<string, string> = {};
+
+  before(async () => {
+    pool = await createPoolRepo({ pools: { p: { unclaimed: ["content", "mode", "chain", "other-build", "reclaimed", "plain", "typed"] } }, date: at(0) });
+    const claimer = await pool.claimer();
+    const git = (args: string[], date: Date) =>
+      execFileSync("git", args, {
+        cwd: claimer.dir,
+        env: { ...pool.env, GIT_AUTHOR_DATE: `@${date.getTime() / 1000} +0000`, GIT_COMMITTER_DATE: `@${date.getTime() / 1000} +0000` },
+      })
+        .toString()
+        .trim();
+    const claim = (lock: string, minute: number) => claimer.claim("p", lock, `main/app/deploy build ${minute} claiming: ${lock}`, at(minute));
+    shas["content"] = await claim("content", 1);
+    shas["content-edit"] = await claimer.commit({ write: { "p/claimed/content": "ip: 10.0.0.2\n" } }, "fix the IP of content", at(2));
+
+    shas["mode"] = await claim("mode", 3);
+    git(["update-index", "--chmod=+x", "p/claimed/mode"], at(4));
+    git(["commit", "--quiet", "-m", "make mode executable"], at(4));
+    git(["push", "--quiet", "origin", "HEAD:main"], at(4));
+    shas["mode-edit"] = git(["rev-parse", "HEAD"], at(4));
+
+    shas["chain"] = await claim("chain", 5);
+    shas["chain-1"] = await claimer.commit({ write: { "p/claimed/chain": "one\n" } }, "edit chain once", at(6));
+    shas["chain-2"] = await claimer.commit({ write: { "p/claimed/chain": "two\n" } }, "edit chain twice", at(7));
+    git(["update-index", "--chmod=+x", "p/claimed/chain"], at(8));
+    git(["commit", "--quiet", "-m", "chmod chain"], at(8));
+    git(["push", "--quiet", "origin", "HEAD:main"], at(8));
+    shas["chain-3"] = git(["rev-parse", "HEAD"], at(8));
+
+    shas["other-build"] = await claim("other-build", 9);
+    // a person's edit whose message looks like a claim by another build
+    shas["other-build-edit"] = await claimer.commit(
+      { write: { "p/claimed/other-build": "edited\n" } },
+      "main/app/deploy build 999 claiming: other-build\nBuild URL: https://ci/teams/main/pipelines/app/jobs/deploy/builds/999",
+      at(10),
+    );
+
+    await claim("reclaimed", 11);
+    await claimer.commit({ write: { "p/claimed/reclaimed": "old edit\n" } }, "edit before the release", at(12));
+    await claimer.release("p", "reclaimed", "unclaiming: reclaimed", at(13));
+    shas["reclaimed"] = await claim("reclaimed", 14);
+
+    shas["plain"] = await claim("plain", 15);
+
+    // a regular file replaced by a symbolic link in place: a type change, also an edit
+    shas["typed"] = await claim("typed", 16);
+    git(["rm", "--quiet", "p/claimed/typed"], at(17));
+    execFileSync("ln", ["-s", "../unclaimed/plain-target", "p/claimed/typed"], { cwd: claimer.dir });
+    git(["add", "p/claimed/typed"], at(17));
+    git(["commit", "--quiet", "-m", "typed becomes a link"], at(17));
+    git(["push", "--quiet", "origin", "HEAD:main"], at(17));
+    shas["typed-edit"] = git(["rev-parse", "HEAD"], at(17));
+
+    const repo = await sync(pool);
+    try {
+      snapshot = await scanRepo(repo, ["p"]);
+    } finally {
+      await repo.cleanup();
+    }
+  });
+
+  after(async () => {
+    await pool?.cleanup();
+  });
+
+  const check = (name: string, claimMinute: number, edits: Array<[string, number]>) => {
+    const l = lock(snapshot, "p", name);
+    assert.equal(l.claim?.sha, shas[name], `${name}: the claim is the move into claimed/`);
+    assert.equal(l.claim?.message, `main/app/deploy build ${claimMinute} claiming: ${name}`);
+    assert.deepEqual(l.claim?.committedAt, at(claimMinute), `${name}: the age counts from the claim`);
+    assert.deepEqual(
+      l.editedAfterClaim,
+      edits.map(([key, minute]) => ({ sha: shas[key], committedAt: at(minute) })),
+      `${name}: the edits, newest first`,
+    );
+  };
+
+  test("a content edit", () => check("content", 1, [["content-edit", 2]]));
+  test("a mode edit (chmod +x)", () => check("mode", 3, [["mode-edit", 4]]));
+  test("a chain of several edits, content and mode", () => check("chain", 5, [["chain-3", 8], ["chain-2", 7], ["chain-1", 6]]));
+  test("an edit whose message names another build", () => check("other-build", 9, [["other-build-edit", 10]]));
+  test("re-claimed after a release: the new claim, and no edit of the earlier claim", () => check("reclaimed", 14, []));
+  test("never edited", () => check("plain", 15, []));
+  test("a type change in place (file to symbolic link) is an edit too", () => {
+    check("typed", 16, [["typed-edit", 17]]);
+    assert.match(lock(snapshot, "p", "typed").problem ?? "", /symbolic link/);
+  });
 });

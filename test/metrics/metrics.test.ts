@@ -10,6 +10,7 @@ import { Registry } from "prom-client";
 import {
   API_OUTCOMES,
   METRIC,
+  UNJUDGED_CAUSES,
   VERDICT_KEYS,
   buildMetrics,
   groupingSegment,
@@ -39,10 +40,11 @@ function judged(pool: string, name: string, verdict: Verdict, ageSeconds: number
       name,
       path: `${pool}/claimed/${name}`,
       claim: ageSeconds === null ? null : { sha: "a".repeat(40), committedAt: new Date(T0.getTime() - ageSeconds * 1000), message: `${pool}/job build 1` },
+      editedAfterClaim: [],
       problem: null,
     },
     claim: null,
-    owner: { kind: "silent", why: "test", holder: null },
+    owner: { kind: "silent", why: "test", cause: "no-owner", holder: null },
     verdict,
     ageSeconds,
     policy: { pool, timeoutSeconds: 3600 },
@@ -160,6 +162,28 @@ describe("buildMetrics", () => {
     }
     assert.equal(value(s, METRIC.verdicts, { pool: "gcp", verdict: "release", reason: "stale" }), 0);
     assert.equal(s.filter((x) => x.name === METRIC.apiRequests).length, API_OUTCOMES.length);
+  });
+
+  test("locks kept without a judgement, by pool and cause, zeros included", async () => {
+    const run = firstRun();
+    const unreachable = (j: JudgedLock, cause: "no-access" | "api-error"): JudgedLock => ({
+      ...j,
+      owner: { kind: "unreachable", why: "x", cause, ...(cause === "no-access" ? { access: { team: "main", status: 403 as const } } : {}) },
+    });
+    run.locks = [
+      unreachable(judged("aws", "env-4", keep("unknown"), 100), "no-access"),
+      unreachable(judged("aws", "env-5", keep("unknown"), 100), "no-access"),
+      unreachable(judged("gcp", "vm-2", keep("unknown"), 100), "api-error"),
+      judged("gcp", "vm-1", keep("young"), 120),
+    ];
+    const s = await samplesOf(buildMetrics(run, { succeeded: true }));
+    assert.equal(value(s, METRIC.unjudgedLocks, { pool: "aws", cause: "no-access" }), 2);
+    assert.equal(value(s, METRIC.unjudgedLocks, { pool: "aws", cause: "api-error" }), 0);
+    assert.equal(value(s, METRIC.unjudgedLocks, { pool: "gcp", cause: "no-access" }), 0);
+    assert.equal(value(s, METRIC.unjudgedLocks, { pool: "gcp", cause: "api-error" }), 1);
+    const zero = await samplesOf(buildMetrics(firstRun(), { succeeded: true }));
+    assert.equal(zero.filter((x) => x.name === METRIC.unjudgedLocks).length, 2 * UNJUDGED_CAUSES.length);
+    assert.ok(zero.filter((x) => x.name === METRIC.unjudgedLocks).every((x) => x.value === 0));
   });
 
   test("verdict keys match the model's verdicts", () => {

@@ -48,6 +48,8 @@ export interface JsonLock {
   claimedAt: string | null;
   ageSeconds: number | null;
   commit: string | null;
+  editedAfterClaim?: Array<{ commit: string; at: string }>;
+  cause?: string | null;
   owner: Record<string, unknown> | null;
   buildStatus: string | null;
   holder: Record<string, unknown> | null;

@@ -15,12 +15,26 @@ import type {
   ParsedClaim,
   ResourceVersion,
 } from "../../core/model.js";
-import { claimResource, decideHandoff, downstreamResources, ownerFromLookup } from "../../decide/owner.js";
+import {
+  claimResource,
+  decideHandoff,
+  downstreamResources,
+  foreignConcourse,
+  foreignOwner,
+  NO_API,
+  NO_OWNER,
+  noAccessWhy,
+  ownerFromLookup,
+} from "../../decide/owner.js";
 
 export type JobBuildRef = Extract<BuildRef, { kind: "job" }>;
 
 /** What the ask stage needs from the API client. */
 export interface OwnerApi {
+  /** the configured base URL, credentials removed */
+  readonly url: string;
+  /** the hosts this Concourse is known by: the configured URL's and its external_url's */
+  readonly hosts: readonly string[];
   jobBuild(ref: JobBuildRef): Promise<Lookup<BuildInfo>>;
   build(id: string): Promise<Lookup<BuildInfo>>;
   jobs(team: string, pipeline: string, vars: InstanceVars | null): Promise<Lookup<JobInfo[]>>;
@@ -33,11 +47,14 @@ function lookupOwner(api: OwnerApi, owner: BuildRef): Promise<Lookup<BuildInfo>>
   return owner.kind === "job" ? api.jobBuild(owner) : api.build(owner.id);
 }
 
-/** The hand-off data could not be had: transient failures keep the lock, anything else lets the timeout decide. */
-function missing(lookup: Exclude<Lookup<unknown>, { kind: "found" }>, what: string, holder: BuildState): OwnerState {
-  if (lookup.kind === "transient") return { kind: "unreachable", why: `${what}: ${lookup.detail}` };
-  const status = lookup.kind === "no-access" ? `HTTP ${lookup.status}` : "not found";
-  return { kind: "silent", why: `${what} ${status}: the hand-off cannot be followed`, holder };
+/**
+ * The hand-off data could not be had: transient failures and no access (401/403) keep the lock;
+ * Concourse's own 404 lets the timeout decide.
+ */
+function missing(lookup: Exclude<Lookup<unknown>, { kind: "found" }>, what: string, holder: BuildState & { ref: JobBuildRef }): OwnerState {
+  if (lookup.kind === "transient") return { kind: "unreachable", why: `${what}: ${lookup.detail}`, cause: "api-error" };
+  if (lookup.kind === "no-access") return noAccessWhy(holder.ref, lookup.status, `${what}: ${lookup.detail}`);
+  return { kind: "silent", why: `${what} not found: the hand-off cannot be followed`, cause: "handoff-unknown", holder };
 }
 
 /**
@@ -46,8 +63,11 @@ function missing(lookup: Exclude<Lookup<unknown>, { kind: "found" }>, what: stri
  */
 export async function askOwner(api: OwnerApi | null, lock: ClaimedLock, claim: ParsedClaim | null, known?: BuildState & { ref: JobBuildRef }): Promise<OwnerState> {
   const owner = claim?.owner ?? null;
-  if (owner === null) return { kind: "silent", why: "the claim commit does not name a build", holder: null };
-  if (api === null) return { kind: "silent", why: "no Concourse API configured", holder: null };
+  if (owner === null) return NO_OWNER;
+  if (api === null) return NO_API;
+  // another Concourse's build is never asked of this one
+  const foreign = foreignConcourse(claim?.concourse, api.hosts);
+  if (foreign !== null) return foreignOwner(foreign, api.url);
   const step = known && known.status === "succeeded" ? { followHandoff: known } : ownerFromLookup(owner, await lookupOwner(api, owner));
   if ("done" in step) return step.done;
 

@@ -5,13 +5,20 @@
 // How answers map (reference §3, §4, §7.3):
 //   200 → found, after checking the JSON's shape; a wrong shape or a status outside the six is a
 //         protocol problem and reads as transient (keep the lock this run) rather than a crash.
-//   404 → not-found.
+//   404 → not-found, but only Concourse's own 404, which is empty-bodied (reference §4). A 404
+//         with a body Concourse never writes (a proxy's or ingress's HTML page while the ATC
+//         restarts, another server's answer) is transient: the lock is kept this run.
 //   400 → not-found with the reason: the ATC refused our query (instance vars it cannot parse, a
 //         non-numeric id). The API cannot say anything about such an owner, so the timeout decides,
-//         as for 404; "transient" would keep the lock for ever.
+//         as for 404; "transient" would keep the lock for ever. Concourse's 400s are empty-bodied
+//         too: one with a body is transient.
 //   401 → one fresh login when a password is at hand (once per run, shared by every request that
 //         saw the 401), then the request again; otherwise, or if that does not help, no-access.
 //   403 → no-access (the token is valid but for another team).
+//   no-access never leads to a release: the lock is kept and the run ends with exit 5.
+//
+// Names (team, pipeline, job, build) are sent as they are, percent-encoded as path segments: a
+// pipeline named `p%41` is asked for as `p%2541`. Only the instance vars form a query.
 //   timeouts, resets, refused connections, 5xx, 429 → retried with exponential backoff, then transient.
 
 import { PoolBoyError } from "../../core/errors.js";
@@ -22,8 +29,9 @@ import { BUILD_STATUSES } from "../../core/model.js";
 import { redact, registerSecret } from "../../core/redact.js";
 import { HttpTransport, type HttpAnswer, type HttpResult } from "./http.js";
 import { instanceVarsToQuery } from "../../core/instance-vars.js";
-import { atLeast, checkToken, parseVersion, passwordLogin, type AtcVersion } from "./login.js";
+import { atLeast, checkToken, parseVersion, passwordLogin, type AtcUser, type AtcVersion } from "./login.js";
 import { loginHint, unusableToken } from "./token.js";
+import { hostOf } from "../../decide/owner.js";
 
 export type AtcAuth = AtcAuthConfig;
 
@@ -53,6 +61,10 @@ export interface AtcClient extends OwnerApi {
   readonly url: string;
   /** what /api/v1/info said, or null when it could not be had */
   readonly version: string | null;
+  /** /api/v1/info's external_url (5.3+), or null */
+  readonly externalUrl: string | null;
+  /** who the credentials belong to and their teams, when the user endpoint said; null without credentials */
+  readonly user: AtcUser | null;
   /** GetJobBuild or GetBuild, as the reference says */
   lookup(ref: BuildRef): Promise<Lookup<BuildInfo>>;
   stats(): ApiStats;
@@ -248,9 +260,13 @@ class AtcApiClient implements AtcClient {
   private renewal: Promise<boolean> | null = null;
   private renewalError: string | null = null;
 
+  readonly hosts: readonly string[];
+
   constructor(
     readonly url: string,
     readonly version: string | null,
+    readonly externalUrl: string | null,
+    readonly user: AtcUser | null,
     private readonly parsedVersion: AtcVersion | null,
     private readonly http: HttpTransport,
     private readonly auth: AtcAuth,
@@ -258,6 +274,7 @@ class AtcApiClient implements AtcClient {
     private readonly log: ((line: string) => void) | undefined,
   ) {
     this.token = token;
+    this.hosts = [...new Set([url, externalUrl ?? ""].map(hostOf).filter((h): h is string => h !== null))];
   }
 
   stats(): ApiStats {
@@ -422,6 +439,10 @@ class AtcApiClient implements AtcClient {
       if (typeof value === "string") return { kind: "transient", detail: redact(`${what}: unexpected answer: ${value}`) };
       return withLink ? { kind: "found", value, link: answer.link } : { kind: "found", value };
     }
+    if ((status === 404 || status === 400) && answer.body.trim() !== "") {
+      // Concourse's own 404s and 400s have no body: this one came from something else
+      return { kind: "transient", detail: redact(`${what}: HTTP ${status} with ${bodyKind(answer)}, which Concourse never sends: a proxy or another server answered, not Concourse; kept this run`) };
+    }
     if (status === 404) return { kind: "not-found", detail: redact(`${what}: not found (HTTP 404)`) };
     if (status === 400) {
       return { kind: "not-found", detail: redact(`${what}: the ATC refused the query (HTTP 400: instance vars it cannot read, or a bad id), so it cannot say`) };
@@ -432,14 +453,23 @@ class AtcApiClient implements AtcClient {
   }
 }
 
+/** "an HTML page" or "a text/plain body", for messages; never the body itself. */
+function bodyKind(answer: HttpAnswer): string {
+  const type = answer.contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type === "text/html" || /^\s*</.test(answer.body)) return "an HTML page";
+  return type ? `a ${type} body` : "a body";
+}
+
 // ---- connecting ----------------------------------------------------------------------------------
 
-/** The version /api/v1/info reports, or undefined when the answer is not a Concourse's. */
-function infoVersion(answer: HttpAnswer): string | undefined {
+/** The version and external_url /api/v1/info reports, or undefined when the answer is not a Concourse's. */
+function infoVersion(answer: HttpAnswer): { version: string; externalUrl: string | null } | undefined {
   try {
     const body: unknown = JSON.parse(answer.body);
     if (!isObject(body)) return undefined;
-    return typeof body["version"] === "string" ? body["version"] : undefined;
+    if (typeof body["version"] !== "string") return undefined;
+    const external = body["external_url"];
+    return { version: body["version"], externalUrl: typeof external === "string" && external !== "" ? external : null };
   } catch {
     return undefined;
   }
@@ -475,6 +505,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
   try {
     const info = await http.send({ method: "GET", path: "/api/v1/info", headers: { accept: "application/json" } });
     let version: string | null = null;
+    let externalUrl: string | null = null;
     if (info.kind === "failure") {
       if (info.tls) {
         throw new PoolBoyError("atc", redact(`cannot connect to Concourse at ${displayUrl}: ${info.detail}`), "give the CA certificate that signed the server's certificate (PEM), or turn TLS verification off only on a network you trust");
@@ -491,14 +522,16 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
       if (found === undefined) {
         throw new PoolBoyError("atc", `${displayUrl} is not a Concourse: GET /api/v1/info answered HTTP ${info.status}${info.status === 200 ? " without a version" : ""}`, URL_HINT);
       }
-      version = found;
+      version = found.version;
+      externalUrl = found.externalUrl;
     }
     const parsed = parseVersion(version);
     log?.(`Concourse ${version ?? "(version unknown)"} at ${displayUrl}`);
 
     let token: string | null = null;
+    let user: AtcUser | null = null;
     if (auth.kind === "password") {
-      token = (await passwordLogin(http, displayUrl, parsed, auth.username, auth.password, log)).token;
+      ({ token, user } = await passwordLogin(http, displayUrl, parsed, auth.username, auth.password, log));
     } else if (auth.kind === "token") {
       const check = await checkToken(http, auth.token, parsed);
       if (check.kind === "refused") {
@@ -508,9 +541,11 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
         throw new PoolBoyError("atc", redact(`cannot reach Concourse at ${displayUrl}: ${check.detail}`), "check that the server is up");
       }
       if (check.kind === "unavailable") log?.(redact(`could not check the token (${check.detail}); going on`));
+      if (check.kind === "accepted") user = check.user;
       token = auth.token;
     }
-    return new AtcApiClient(displayUrl, version, parsed, http, auth, token, log);
+    if (user) log?.(`the credentials are ${user.name ?? "a user"}'s, of team${user.teams.length === 1 ? "" : "s"} ${user.teams.join(", ") || "(none)"}${user.isAdmin ? " (admin)" : ""}`);
+    return new AtcApiClient(displayUrl, version, externalUrl, user, parsed, http, auth, token, log);
   } catch (error) {
     await http.close();
     throw error;

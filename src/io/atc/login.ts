@@ -18,6 +18,7 @@ import { PoolBoyError } from "../../core/errors.js";
 import { redact, registerSecret } from "../../core/redact.js";
 import type { HttpAnswer, HttpTransport } from "./http.js";
 import { isOpaqueAccessToken } from "./token.js";
+import type { ConcourseUser } from "../../core/model.js";
 
 export interface AtcVersion {
   major: number;
@@ -96,7 +97,24 @@ function dexError(answer: HttpAnswer): { error: string; description: string } | 
   return { error: body["error"], description };
 }
 
-export type TokenCheck = { kind: "accepted"; endpoint: string } | { kind: "refused"; status: number } | { kind: "unavailable"; detail: string; unreachable: boolean };
+export type AtcUser = ConcourseUser;
+
+/** `/api/v1/user` (6.1+) or `/sky/userinfo` (5.x – 6.0) → AtcUser; teams as `{"main":["owner"]}` (or a list). */
+export function readUser(text: string): AtcUser | null {
+  const body = parseJsonObject(text);
+  if (!body) return null;
+  const raw = body["teams"];
+  let teams: string[] = [];
+  if (Array.isArray(raw)) teams = raw.filter((t): t is string => typeof t === "string");
+  else if (raw && typeof raw === "object") teams = Object.keys(raw);
+  const name = [body["user_name"], body["name"], body["sub"]].find((v): v is string => typeof v === "string" && v !== "") ?? null;
+  return { name, teams: teams.sort(), isAdmin: body["is_admin"] === true };
+}
+
+export type TokenCheck =
+  | { kind: "accepted"; endpoint: string; user: AtcUser | null }
+  | { kind: "refused"; status: number }
+  | { kind: "unavailable"; detail: string; unreachable: boolean };
 
 /** Ask the ATC whether it accepts the token. 404 on one user endpoint moves to the next. */
 export async function checkToken(http: HttpTransport, token: string, version: AtcVersion | null): Promise<TokenCheck> {
@@ -104,7 +122,7 @@ export async function checkToken(http: HttpTransport, token: string, version: At
   for (const endpoint of userEndpoints(version)) {
     const result = await http.send({ method: "GET", path: endpoint, headers: { authorization: `Bearer ${token}`, accept: "application/json" } });
     if (result.kind === "failure") return { kind: "unavailable", detail: result.detail, unreachable: result.unreachable };
-    if (result.status === 200) return { kind: "accepted", endpoint };
+    if (result.status === 200) return { kind: "accepted", endpoint, user: readUser(result.body) };
     if (result.status === 401 || result.status === 403) return { kind: "refused", status: result.status };
     last = { kind: "unavailable", detail: redact(`GET ${endpoint} answered HTTP ${result.status}`), unreachable: false };
   }
@@ -114,6 +132,8 @@ export async function checkToken(http: HttpTransport, token: string, version: At
 export interface LoginResult {
   token: string;
   endpoint: TokenEndpoint;
+  /** who logged in and their teams, when the user endpoint said */
+  user: AtcUser | null;
 }
 
 /**
@@ -154,7 +174,7 @@ export async function passwordLogin(
         const check = await checkToken(http, token, version);
         if (check.kind === "accepted") {
           log?.(`logged in to ${displayUrl} as ${username} via ${endpoint}`);
-          return { token, endpoint };
+          return { token, endpoint, user: check.user };
         }
         if (check.kind === "unavailable" && check.unreachable) {
           throw new PoolBoyError("atc", redact(`cannot reach Concourse at ${displayUrl} after logging in: ${check.detail}`), "check that the server is up");
@@ -162,7 +182,7 @@ export async function passwordLogin(
         // an "unavailable" check (404 on both user endpoints) leaves no way to tell: take the token
         if (check.kind === "unavailable") {
           log?.(redact(`logged in to ${displayUrl} via ${endpoint}, but could not check the token: ${check.detail}`));
-          return { token, endpoint };
+          return { token, endpoint, user: null };
         }
       }
       throw new PoolBoyError("atc", `Concourse at ${displayUrl} logged in ${username} via ${endpoint} but refused the token it gave`, "report this with the Concourse version (pool-boy --debug shows it)");

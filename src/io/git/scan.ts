@@ -1,9 +1,15 @@
 // Reads what the pools hold at the synced head, and for every claimed lock the commit that put
 // it there. Two git processes per scan, whatever the number of locks: one ls-tree and one log.
+//
+// The claim is the commit that moved the file into POOL/claimed/ (a rename from unclaimed/) or
+// added it there (`add_claimed`): the only two ways the pool-resource puts a lock in claimed/.
+// A later commit that edits the file in place (new content, `chmod +x`, a type change) was made by
+// a person or another tool; it names the editor, not the holder, so it changes neither the owner
+// nor the age. Such edits are reported (ClaimedLock.editedAfterClaim), never acted on.
 
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { PoolBoyError } from "../../core/errors.js";
-import type { ClaimCommit, ClaimedLock, PoolInventory, RepoSnapshot } from "../../core/model.js";
+import type { ClaimCommit, ClaimEdit, ClaimedLock, PoolInventory, RepoSnapshot } from "../../core/model.js";
 import { firstLines, GitCommandError, runGit, spawnGit, type GitTarget } from "./git.js";
 import type { SyncedRepo } from "./sync.js";
 
@@ -34,14 +40,26 @@ export interface ScanOptions {
   onStats?: (stats: ScanStats) => void;
 }
 
+/** What the scan found for one lock path at some head: its claim commit (null: none) and the edits after it. */
+export interface KnownClaim {
+  claim: ClaimCommit | null;
+  /** newest first */
+  edits: readonly ClaimEdit[];
+}
+
 /**
  * The claim commits known at an older head of the same branch: `claims` maps a lock path
- * (POOL/claimed/NAME) to the commit that claimed it there, or null when none was found. Every
- * lock claimed at `head` should have an entry; one without is looked for in the whole history.
+ * (POOL/claimed/NAME) to what the scan found for it there. Every lock claimed at `head` should
+ * have an entry; one without is looked for in the whole history.
  */
 export interface ClaimBase {
   head: string;
-  claims: ReadonlyMap<string, ClaimCommit | null>;
+  claims: ReadonlyMap<string, KnownClaim>;
+}
+
+/** The base a snapshot makes for a later scan of the same branch. */
+export function baseOf(snapshot: RepoSnapshot): ClaimBase {
+  return { head: snapshot.head, claims: new Map(snapshot.locks.map((l) => [l.path, { claim: l.claim, edits: l.editedAfterClaim }])) };
 }
 
 export interface ScanSince {
@@ -110,42 +128,51 @@ export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: C
   const { names, inventories, locks, wanted } = await readTree(repo, pools);
   const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: wanted.size, ...(base !== null ? { walk: "full" as const } : {}) };
   let touched: Set<string> | null = null;
-  const found = new Map<string, ClaimCommit>();
+  const found = new Map<string, KnownClaim>();
   const usable = base === null ? "no base" : await linearSince(repo, base.head);
   if (base !== null && usable === null) {
     stats.walk = "range";
     touched = new Set();
-    const claimed = new Set<string>();
+    let range: Awaited<ReturnType<typeof walkLog>> = { claims: new Map(), edits: new Map() };
     if (base.head !== repo.head) {
       const isLock = (path: string) => lockPathOf(path, names) === path;
-      const hits = await walkLog(repo, [`${base.head}..${repo.head}`], pathspecs(names, true), isLock, stats, (path) => {
+      range = await walkLog(repo, [`${base.head}..${repo.head}`], pathspecs(names, true), isLock, stats, (path) => {
         const at = lockPathOf(path, names);
         if (at) touched?.add(at);
       });
-      for (const [path, claim] of hits) {
-        claimed.add(path);
-        found.set(path, claim);
-      }
     }
     const missing = new Set<string>();
     for (const path of wanted.keys()) {
-      if (claimed.has(path)) continue;
+      const edits = range.edits.get(path) ?? [];
+      const claim = range.claims.get(path);
+      // Claimed again in the range: that claim, and the range's edits newer than it.
+      if (claim) {
+        found.set(path, { claim, edits });
+        continue;
+      }
+      // Not claimed again: the base's claim; edits in the range come on top of the base's.
       const known = base.claims.get(path);
       if (known === undefined) missing.add(path);
-      else if (known !== null) found.set(path, known);
+      else found.set(path, { claim: known.claim, edits: [...edits, ...known.edits] });
     }
     if (missing.size > 0) {
       const more = await walkLog(repo, [repo.head], pathspecs(names, false), missing, stats);
-      for (const [path, claim] of more) found.set(path, claim);
+      for (const path of missing) found.set(path, { claim: more.claims.get(path) ?? null, edits: more.edits.get(path) ?? [] });
     }
   } else {
     if (base !== null) stats.fallback = usable ?? undefined;
     if (wanted.size > 0) {
       const all = await walkLog(repo, [repo.head], pathspecs(names, false), new Set(wanted.keys()), stats);
-      for (const [path, claim] of all) found.set(path, claim);
+      for (const path of wanted.keys()) found.set(path, { claim: all.claims.get(path) ?? null, edits: all.edits.get(path) ?? [] });
     }
   }
-  for (const [path, claim] of found) for (const lock of wanted.get(path) ?? []) lock.claim = claim;
+  // Edits seen before (newer than) the claim; without a claim, every edit seen is newer than it.
+  for (const [path, known] of found) {
+    for (const lock of wanted.get(path) ?? []) {
+      lock.claim = known.claim;
+      lock.editedAfterClaim = [...known.edits];
+    }
+  }
   return { snapshot: { branch: repo.branch, head: repo.head, pools: inventories, locks }, touched, stats };
 }
 
@@ -240,7 +267,7 @@ async function readTree(repo: SyncedRepo, pools: string[] | "*"): Promise<TreeSt
     inventories.push({ pool, claimed: claimed.map(baseName), unclaimed: [...unclaimed].sort(byCodeUnit) });
     for (const entry of claimed) {
       const name = baseName(entry);
-      locks.push({ pool, name, path: entry.path, claim: null, problem: lockProblem(entry, unclaimed.has(name)) });
+      locks.push({ pool, name, path: entry.path, claim: null, editedAfterClaim: [], problem: lockProblem(entry, unclaimed.has(name)) });
     }
   }
 
@@ -292,7 +319,10 @@ const FORMAT = `${MARKER}%x00%H%x00%ct%x00%B%x00`;
 
 /**
  * Walk the history once, newest first, and return for each wanted path the newest commit that
- * added or modified it. The walk stops (the git process is killed) as soon as all are found.
+ * added it (A: with --no-renames a move from unclaimed/ shows as an add under claimed/), and the
+ * in-place edits (M: content or mode, T: type) newer than that commit. The walk stops (the git
+ * process is killed) as soon as every claim is found; the edits come before their claim in a
+ * newest-first walk, so collecting them costs nothing more.
  *
  * Merges: the walk follows every parent, with git's default history simplification (a parent
  * whose claimed/ folders equal the merge's is not followed), and a merge's own diff is not read
@@ -317,7 +347,7 @@ async function walkLog(
   wanted: Set<string> | ((path: string) => boolean),
   stats: ScanStats,
   onPath?: (path: string) => void,
-): Promise<Map<string, ClaimCommit>> {
+): Promise<{ claims: Map<string, ClaimCommit>; edits: Map<string, ClaimEdit[]> }> {
   const args = [
     "log",
     "--no-renames",
@@ -336,11 +366,18 @@ async function walkLog(
   ];
   const child = spawnGit(repo.target, args);
   const found = new Map<string, ClaimCommit>();
+  const edits = new Map<string, ClaimEdit[]>();
   const parser = new LogParser((commit, status, path) => {
     onPath?.(path);
-    // A (added), M (modified: an `updating:` commit), T (type changed) all put the file there.
-    if (isClaimEvent(status) && (typeof wanted === "function" ? wanted(path) : wanted.has(path)) && !found.has(path)) {
+    if (!(typeof wanted === "function" ? wanted(path) : wanted.has(path)) || found.has(path)) return false;
+    if (isClaimEvent(status)) {
+      // moved in from unclaimed/ or added: the claim
       found.set(path, commit);
+    } else if (isEditEvent(status)) {
+      // edited in place (content, mode or type) after the claim: reported, never the claim
+      const list = edits.get(path) ?? [];
+      list.push({ sha: commit.sha, committedAt: commit.committedAt });
+      edits.set(path, list);
     }
     return typeof wanted !== "function" && found.size === wanted.size;
   });
@@ -365,14 +402,18 @@ async function walkLog(
         reject(historyError(repo, new GitCommandError(args, code, stderr)));
         return;
       }
-      resolve(found);
+      resolve({ claims: found, edits });
     });
   });
 }
 
-/** A log entry that puts a file at its path: the claim rule's one place. */
+/** A log entry that moved or added the file there: the claim rule's one place (M and T are edits). */
 function isClaimEvent(status: string): boolean {
-  return status === "A" || status === "M" || status === "T";
+  return status === "A";
+}
+
+function isEditEvent(status: string): boolean {
+  return status === "M" || status === "T";
 }
 
 function stop(child: ChildProcessWithoutNullStreams): void {
