@@ -3,7 +3,7 @@
 
 import type { Config } from "./decide/config.js";
 import { policiesFor } from "./decide/config.js";
-import type { JudgedLock, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
+import type { ClaimedLock, JudgedLock, OwnerState, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
 import { PoolBoyError } from "./core/errors.js";
 import { safeUrl } from "./core/redact.js";
 import { prepareTransport } from "./io/git/transport.js";
@@ -40,6 +40,29 @@ interface Previous {
   judged: Map<string, JudgedLock>;
   /** lock paths touched between the old head and the new one; null: all count as new */
   touched: Set<string> | null;
+  /**
+   * the owners to ask again if their lock is still untouched at the new head, asked while the new
+   * head is fetched (a build's state only moves forward, so an answer had before the fetch is as
+   * good as one had after it): by lock path and claim commit
+   */
+  early: Map<string, Promise<OwnerState>>;
+}
+
+const earlyKey = (lock: ClaimedLock) => `${lock.path}\0${lock.claim?.sha ?? ""}`;
+
+/** Starts asking again, at once, what the next round will ask again about the locks it finds untouched. */
+function askEarly(api: OwnerApi | null, judged: JudgedLock[]): Map<string, Promise<OwnerState>> {
+  const early = new Map<string, Promise<OwnerState>>();
+  if (api === null) return early;
+  for (const j of judged) {
+    const plan = rejudge(j, j.lock, false);
+    if (plan.kind === "reuse") continue;
+    const asking = askOwner(api, j.lock, j.claim, plan.kind === "handoff" ? plan.claimer : undefined);
+    // Not awaited when the lock turns out touched: an error is the round's to see, not a stray rejection.
+    asking.catch(() => undefined);
+    early.set(earlyKey(j.lock), asking);
+  }
+  return early;
 }
 
 function accessFacts(config: Config, api: AtcClient): AccessFacts {
@@ -93,6 +116,9 @@ async function judgeSnapshot(
     locks.map((lock, i) => {
       const plan = plans[i] as Rejudge;
       if (plan.kind === "reuse") return (previous?.judged.get(lock.path) as JudgedLock).owner;
+      const untouched = previous !== null && previous.touched !== null && !previous.touched.has(lock.path);
+      const early = untouched ? previous?.early.get(earlyKey(lock)) : undefined;
+      if (early) return early;
       return askOwner(api, lock, claims[i] ?? null, plan.kind === "handoff" ? plan.claimer : undefined);
     }),
   );
@@ -140,10 +166,14 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
     };
 
     let previous: Previous | null = null;
+    let fetchMs = 0;
+    let alreadyThere = 0;
     const pools = config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*";
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
+      const t0 = Date.now();
       const scanned = await scanSince(repo, pools, previous?.base ?? null);
+      const t1 = Date.now();
       const snapshot = scanned.snapshot;
       if (previous !== null) {
         previous.touched = scanned.touched;
@@ -155,6 +185,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       }
       const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
       const judged = await judgeSnapshot(snapshot, policies, api, config, deps, previous, beforeAsking);
+      const t2 = Date.now();
       const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
         command: config.command,
         repo: safeUrl(config.repo),
@@ -178,7 +209,8 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       const plan = planRelease(snapshot.head, snapshot.branch, judged);
       if (plan.moves.length === 0) return result([], []);
       deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
-      const outcome = await applyRelease(repo, plan);
+      const outcome = await applyRelease(repo, plan, scanned.tree);
+      deps.log(`round ${attempts}: fetch ${fetchMs} ms, scan ${t1 - t0} ms, ask ${t2 - t1} ms, write and push ${Date.now() - t2} ms`);
       if (outcome.pushed) {
         deps.log(`pushed ${outcome.commits.length} commit(s) to ${snapshot.branch}`);
         return result(plan.moves, outcome.commits);
@@ -186,22 +218,28 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       if (outcome.reason === "nothing-to-do") return result([], []);
       // Someone pushed meanwhile. The decision was made on an old view: throw it away, fetch, judge again.
       deps.log(`push refused (${outcome.detail}); attempt ${attempts} of ${config.maxAttempts}`);
-      if (attempts >= config.maxAttempts)
+      // Another run pushed this very release: what this run set out to do is done, and the next
+      // round (which finds nothing left to release) is not one more lost race.
+      if (outcome.alreadyThere) alreadyThere++;
+      if (attempts - alreadyThere >= config.maxAttempts)
         throw new PoolBoyError(
           "git",
-          `the push to ${snapshot.branch} was refused ${attempts} times: others keep pushing to the pool repository`,
+          `the push to ${snapshot.branch} was refused ${attempts - alreadyThere} times: others keep pushing to the pool repository`,
           "nothing was released; run again later or raise --max-attempts",
         );
       // The next round judges the new head, reusing only what a final state or an untouched lock allows.
+      api?.forget();
       previous = {
         base: baseOf(snapshot),
         judged: new Map(judged.map((j) => [j.lock.path, j])),
         touched: null,
+        early: askEarly(api, judged),
       };
       const wait = backoffMs(attempts, (deps.random ?? Math.random)());
       if (wait > 0) await (deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(wait);
-      api?.forget();
+      const tf = Date.now();
       await refresh(repo);
+      fetchMs = Date.now() - tf;
     }
   } finally {
     await api?.close().catch(() => undefined);

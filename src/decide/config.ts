@@ -311,8 +311,9 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const team = teamFlag ?? (target?.team || "main");
 
   const [cacheDir] = pick(flags.cacheDir, ENV.cacheDir, "--cache-dir");
+  // A retry round judges only what changed (decide/rejudge.ts), so rounds are short and cheap.
   const [attemptsText, attemptsSource] = pick(flags.maxAttempts, ENV.maxAttempts, "--max-attempts");
-  const maxAttempts = attemptsText === undefined ? 5 : parseCount(attemptsText, attemptsSource, 1, 50, problems) ?? 5;
+  const maxAttempts = attemptsText === undefined ? DEFAULT_MAX_ATTEMPTS : parseCount(attemptsText, attemptsSource, 1, 50, problems) ?? DEFAULT_MAX_ATTEMPTS;
 
   const [pushgateway, pushSource] = pick(flags.pushgateway, ENV.pushgateway, "--pushgateway");
   if (pushgateway !== undefined && !isHttpUrl(pushgateway))
@@ -357,3 +358,6 @@ export function policiesFor(existing: string[], selection: PoolSelection): PoolP
     .sort()
     .map((pool) => byName.get(pool) ?? { pool, timeoutSeconds: wildcard });
 }
+
+/** clean's judge-and-push rounds when others push meanwhile. */
+export const DEFAULT_MAX_ATTEMPTS = 10;

@@ -70,6 +70,8 @@ export interface ScanSince {
    */
   touched: Set<string> | null;
   stats: ScanStats;
+  /** every entry of the head's tree (what a release checks its plan against) */
+  tree: { commit: string; entries: TreeEntry[] };
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -115,6 +117,7 @@ interface TreeState {
   locks: ClaimedLock[];
   /** lock path → the locks whose claim commit is wanted (files, not subdirectories) */
   wanted: Map<string, ClaimedLock[]>;
+  entries: TreeEntry[];
 }
 
 /**
@@ -125,21 +128,40 @@ interface TreeState {
  * that is not there) the whole history is walked, as without a base.
  */
 export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: ClaimBase | null): Promise<ScanSince> {
-  const { names, inventories, locks, wanted } = await readTree(repo, pools);
-  const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: wanted.size, ...(base !== null ? { walk: "full" as const } : {}) };
+  const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: 0, ...(base !== null ? { walk: "full" as const } : {}) };
+  // The tree, the check of base..head and the walk of base..head are three processes run side by
+  // side (after a lost push race every millisecond before the next push counts). The range walk
+  // reads every path (the pools are known only from the tree) and at most RANGE_AHEAD commits,
+  // so that a force-push costs no full walk in vain.
+  const rangeStats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: 0 };
+  const sameHead = base !== null && base.head === repo.head;
+  const walkRange = (limit: number | null) =>
+    walkLog(repo, [...(limit === null ? [] : [`--max-count=${limit}`]), `${base?.head}..${repo.head}`], [], () => true, rangeStats, (path) => touchedPaths.add(path));
+  const touchedPaths = new Set<string>();
+  const early = base !== null && !sameHead && SHA.test(base.head) ? walkRange(RANGE_AHEAD) : null;
+  early?.catch(() => undefined);
+  const [tree, usable] = await Promise.all([readTree(repo, pools), base === null ? Promise.resolve("no base") : linearSince(repo, base.head)]);
+  const { names, inventories, locks, wanted, entries } = tree;
+  stats.searched = wanted.size;
   let touched: Set<string> | null = null;
   const found = new Map<string, KnownClaim>();
-  const usable = base === null ? "no base" : await linearSince(repo, base.head);
   if (base !== null && usable === null) {
     stats.walk = "range";
-    touched = new Set();
     let range: Awaited<ReturnType<typeof walkLog>> = { claims: new Map(), edits: new Map() };
-    if (base.head !== repo.head) {
-      const isLock = (path: string) => lockPathOf(path, names) === path;
-      range = await walkLog(repo, [`${base.head}..${repo.head}`], pathspecs(names, true), isLock, stats, (path) => {
-        const at = lockPathOf(path, names);
-        if (at) touched?.add(at);
-      });
+    if (!sameHead && early !== null) {
+      range = await early;
+      if (rangeStats.commitsRead >= RANGE_AHEAD) {
+        // A long range: read it whole now that it is known to be linear.
+        touchedPaths.clear();
+        rangeStats.commitsRead = 0;
+        range = await walkRange(null);
+      }
+    }
+    stats.commitsRead += rangeStats.commitsRead;
+    touched = new Set();
+    for (const path of touchedPaths) {
+      const at = lockPathOf(path, names);
+      if (at) touched.add(at);
     }
     const missing = new Set<string>();
     for (const path of wanted.keys()) {
@@ -160,6 +182,7 @@ export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: C
       for (const path of missing) found.set(path, { claim: more.claims.get(path) ?? null, edits: more.edits.get(path) ?? [] });
     }
   } else {
+    if (early !== null) await early.catch(() => undefined);
     if (base !== null) stats.fallback = usable ?? undefined;
     if (wanted.size > 0) {
       const all = await walkLog(repo, [repo.head], pathspecs(names, false), new Set(wanted.keys()), stats);
@@ -173,13 +196,17 @@ export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: C
       lock.editedAfterClaim = [...known.edits];
     }
   }
-  return { snapshot: { branch: repo.branch, head: repo.head, pools: inventories, locks }, touched, stats };
+  return { snapshot: { branch: repo.branch, head: repo.head, pools: inventories, locks }, touched, stats, tree: { commit: repo.head, entries } };
 }
+
+const SHA = /^[0-9a-f]{40,64}$/;
+/** The most commits of base..head read before it is known to be a linear run on top of the base. */
+const RANGE_AHEAD = 2000;
 
 /** Why base..head is not a linear run of commits on top of base (a force-push, a merge…), or null when it is. */
 async function linearSince(repo: SyncedRepo, base: string): Promise<string | null> {
   if (base === repo.head) return null;
-  if (!/^[0-9a-f]{40,64}$/.test(base)) return "the base is not a commit id";
+  if (!SHA.test(base)) return "the base is not a commit id";
   let out: string;
   try {
     out = (await runGit(repo.target, ["rev-list", "--parents", `${base}..${repo.head}`, "--"])).stdout.toString("latin1");
@@ -278,7 +305,7 @@ async function readTree(repo: SyncedRepo, pools: string[] | "*"): Promise<TreeSt
     if (byPath.get(lock.path)?.type === "tree") continue;
     wanted.set(lock.path, [...(wanted.get(lock.path) ?? []), lock]);
   }
-  return { names, inventories, locks, wanted };
+  return { names, inventories, locks, wanted, entries };
 }
 
 function byCodeUnit(a: string, b: string): number {

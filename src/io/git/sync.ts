@@ -44,6 +44,8 @@ export interface SyncedRepo {
   readonly target: GitTarget;
   /** true when gitDir is a cache kept between runs */
   readonly cached: boolean;
+  /** a local repository whose objects are borrowed (hard links) instead of fetched, or null */
+  readonly borrowed: LocalSource | null;
   /** removes a temporary clone; leaves a cache in place */
   cleanup(): Promise<void>;
 }
@@ -110,25 +112,32 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
     const branch = wanted ?? (await defaultBranch(target, display));
     // A local repository's objects are borrowed (hard links), not sent through upload-pack: no
     // pack is made, nothing is copied, and no connectivity walk of the whole history runs.
-    const source = empty ? await localObjectsDir(url) : null;
-    let head: string;
-    if (source !== null) {
+    let source = await localSource(url);
+    let head: string | null = null;
+    if (source !== null && empty) {
       log(`borrowing the objects of ${display} (${branch}) by hard links${cached ? ` into the cache ${gitDir}` : ""}`);
       head = await borrowBranch(target, source, branch, display, cached);
-    } else {
+      if (head === null) source = null;
+    }
+    if (head === null) {
       log(cached ? `fetching ${display} (${branch}) into the cache ${gitDir}` : `cloning ${display} (${branch})`);
       head = await fetchBranch(target, branch, display, cached);
     }
-    return { display, branch, head, gitDir, target, cached, cleanup };
+    return { display, branch, head, gitDir, target, cached, borrowed: source, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
   }
 }
 
-/** Fetch the branch again (after a lost push race); returns and records the new head. */
+/**
+ * Fetch the branch again (after a lost push race); returns and records the new head. A local
+ * repository's new objects are borrowed like the first ones: a lost race is followed by another
+ * push as soon as possible, and a fetch through upload-pack is the slowest part of the round.
+ */
 export async function refresh(repo: SyncedRepo): Promise<string> {
-  repo.head = await fetchBranch(repo.target, repo.branch, repo.display, repo.cached);
+  const borrowed = repo.borrowed ? await borrowBranch(repo.target, repo.borrowed, repo.branch, repo.display, repo.cached) : null;
+  repo.head = borrowed ?? (await fetchBranch(repo.target, repo.branch, repo.display, repo.cached));
   return repo.head;
 }
 
@@ -167,19 +176,26 @@ async function fetchBranch(target: GitTarget, branch: string, display: string, c
 
 // ---- local repositories: borrowed objects ----
 
+export interface LocalSource {
+  /** the repository's git directory */
+  gitDir: string;
+  /** its objects directory */
+  objects: string;
+}
+
 /**
- * The objects directory of a local repository (bare, or a working tree's .git directory) whose
- * objects can be borrowed, or null: not a local path, not a repository in a form recognised here
- * (a worktree's or submodule's .git file), or one that borrows objects itself (alternates). Then
- * the ordinary fetch is used.
+ * A local repository (bare, or a working tree's .git directory) whose objects can be borrowed,
+ * or null: not a local path, not a repository in a form recognised here (a worktree's or
+ * submodule's .git file), or one that borrows objects itself (alternates). Then the ordinary
+ * fetch is used.
  */
-async function localObjectsDir(url: string): Promise<string | null> {
+async function localSource(url: string): Promise<LocalSource | null> {
   if (!isLocalPath(url)) return null;
   for (const gitDir of [url, join(url, ".git")]) {
     const objects = join(gitDir, "objects");
     if (!(await isDirectory(join(objects, "pack"))) || !(await exists(join(gitDir, "HEAD")))) continue;
     const alternates = await readFile(join(objects, "info", "alternates"), "utf8").catch(() => "");
-    return alternates.trim() === "" ? objects : null;
+    return alternates.trim() === "" ? { gitDir, objects } : null;
   }
   return null;
 }
@@ -212,18 +228,19 @@ async function isDirectory(path: string): Promise<boolean> {
  * the source moved its objects to a new pack) starts another pass. Across filesystems the files
  * are copied instead.
  */
-async function borrowBranch(target: GitTarget, objects: string, branch: string, display: string, cached: boolean): Promise<string> {
-  let out: string;
+async function borrowBranch(target: GitTarget, source: LocalSource, branch: string, display: string, cached: boolean): Promise<string | null> {
+  // The head, read in the source itself (one process; ls-remote would start upload-pack too).
+  const inSource: GitTarget = { cwd: source.gitDir, env: { ...target.env, GIT_DIR: source.gitDir } };
+  let head: string;
   try {
-    out = await gitText(target, ["ls-remote", "origin", `refs/heads/${branch}`]);
+    head = (await gitText(inSource, ["rev-parse", "--verify", "--quiet", "--end-of-options", `refs/heads/${branch}^{commit}`])).trim();
   } catch (err) {
-    throw unreadable(display, branch, err);
+    if (err instanceof GitCommandError && err.exitCode === 1) throw await missingBranch(target, branch, display);
+    // git will not read it here (another user's repository and safe.directory, say): fetch it.
+    return null;
   }
-  const head = out
-    .split("\n")
-    .map((line) => line.split("\t"))
-    .find(([, ref]) => ref === `refs/heads/${branch}`)?.[0];
-  if (!head || !/^[0-9a-f]{40,64}$/.test(head)) throw await missingBranch(target, branch, display);
+  if (!/^[0-9a-f]{40,64}$/.test(head)) throw await missingBranch(target, branch, display);
+  const objects = source.objects;
 
   const marker = join(target.cwd, SYNC_MARKER);
   // An interrupted borrow leaves the marker: the next run checks the whole cache (see fetchBranch).
@@ -237,7 +254,7 @@ async function borrowBranch(target: GitTarget, objects: string, branch: string, 
     try {
       // update-ref refuses an object that is not there: a first check that the borrow worked.
       await gitText(target, ["update-ref", trackingRef(branch), head]);
-      return (await gitText(target, ["rev-parse", "--verify", "--end-of-options", `${trackingRef(branch)}^{commit}`])).trim();
+      return head;
     } catch (err) {
       throw unreadable(display, branch, err);
     }
