@@ -3,18 +3,19 @@
 
 import type { Config } from "./decide/config.js";
 import { policiesFor } from "./decide/config.js";
-import type { ClaimedLock, JudgedLock, OwnerState, PoolCounts, PoolPolicy, ReleaseMove, RepoSnapshot, RunResult } from "./core/model.js";
+import type { ApplyOutcome, ClaimedLock, JudgedLock, OwnerState, PoolCounts, PoolPolicy, ReleaseMove, ReleasePlan, RepoSnapshot, RunResult } from "./core/model.js";
 import { PoolBoyError } from "./core/errors.js";
 import { safeUrl } from "./core/redact.js";
 import { prepareTransport } from "./io/git/transport.js";
 import { syncRepo, refresh, type SyncedRepo } from "./io/git/sync.js";
 import { baseOf, scanSince, type ClaimBase } from "./io/git/scan.js";
+import { loadClaimIndex, saveClaimIndex } from "./io/git/claim-index.js";
 import { parseClaim } from "./decide/parse.js";
 import { askOwner, type OwnerApi } from "./io/atc/ask.js";
 import { backoffMs, rejudge, type Rejudge } from "./decide/rejudge.js";
 import { judge, ageSeconds } from "./decide/judge.js";
 import { planRelease } from "./decide/plan.js";
-import { applyRelease } from "./io/git/apply.js";
+import { applyRelease, pushRelease, writeRelease } from "./io/git/apply.js";
 import { connectAtc, type AtcClient } from "./io/atc/client.js";
 import { membershipWarnings, noAccessWarnings, type AccessFacts } from "./decide/access.js";
 import { foreignConcourse } from "./decide/owner.js";
@@ -46,6 +47,8 @@ interface Previous {
    * good as one had after it): by lock path and claim commit
    */
   early: Map<string, Promise<OwnerState>>;
+  /** the answers were had during this run's own successful push, not before a lost race */
+  fresh: boolean;
 }
 
 const earlyKey = (lock: ClaimedLock) => `${lock.path}\0${lock.claim?.sha ?? ""}`;
@@ -79,6 +82,12 @@ function accessFacts(config: Config, api: AtcClient): AccessFacts {
   };
 }
 
+/** The scan's order: pools as the snapshot lists them, then lock paths. */
+function byPoolAndPath(snapshot: RepoSnapshot): (a: JudgedLock, b: JudgedLock) => number {
+  const order = new Map(snapshot.pools.map((p, i) => [p.pool, i]));
+  return (a, b) => (order.get(a.lock.pool) ?? 0) - (order.get(b.lock.pool) ?? 0) || (a.lock.path < b.lock.path ? -1 : a.lock.path > b.lock.path ? 1 : 0);
+}
+
 function countsAfter(snapshot: RepoSnapshot, moves: ReleaseMove[], pools: PoolPolicy[]): PoolCounts[] {
   const wanted = new Set(pools.map((p) => p.pool));
   return snapshot.pools
@@ -97,6 +106,11 @@ async function judgeSnapshot(
   deps: RunDeps,
   previous: Previous | null,
   beforeAsking: (claims: Array<ReturnType<typeof parseClaim> | null>) => void = () => undefined,
+  /**
+   * called before the answers are awaited, with every lock judged on what is known without them
+   * (reused answers; the others kept as "not asked yet"): what can be prepared meanwhile
+   */
+  provisional?: (judged: JudgedLock[]) => void,
 ): Promise<JudgedLock[]> {
   const byPool = new Map(policies.map((p) => [p.pool, p]));
   const locks = snapshot.locks.filter((l) => byPool.has(l.pool));
@@ -104,14 +118,26 @@ async function judgeSnapshot(
   beforeAsking(claims);
   // After a lost race only what may have changed is asked again (decide/rejudge.ts).
   const plans: Rejudge[] = locks.map((lock) =>
-    previous === null ? { kind: "ask", why: "first round" } : rejudge(previous.judged.get(lock.path), lock, previous.touched === null || previous.touched.has(lock.path)),
+    previous === null ? { kind: "ask", why: "first round" } : rejudge(previous.judged.get(lock.path), lock, previous.touched === null || previous.touched.has(lock.path), previous.fresh),
   );
   const asked = plans.filter((p) => p.kind !== "reuse").length;
   if (previous !== null) {
     const count = (kind: Rejudge["kind"]) => plans.filter((p) => p.kind === kind).length;
-    deps.log(`judging again: ${count("reuse")} answer(s) reused (final states), ${count("handoff")} hand-off(s) and ${count("ask")} owner(s) asked again`);
+    deps.log(`judging again: ${count("reuse")} answer(s) reused, ${count("handoff")} hand-off(s) and ${count("ask")} owner(s) asked again`);
   }
   if (api && asked > 0) deps.progress(`asking Concourse about ${asked} claimed lock${asked === 1 ? "" : "s"}…`);
+  // One clock reading for the whole judgement (taken before the answers: ages are never overstated).
+  const now = deps.now();
+  const judgeAll = (owners: OwnerState[]): JudgedLock[] =>
+    locks.map((lock, i) => {
+      const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
+      const owner = owners[i]!;
+      return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), policy };
+    });
+  if (provisional && plans.some((p) => p.kind === "reuse")) {
+    const pending: OwnerState = { kind: "unreachable", why: "not asked yet", cause: "api-error" };
+    provisional(judgeAll(locks.map((lock, i) => (plans[i]?.kind === "reuse" ? (previous?.judged.get(lock.path) as JudgedLock).owner : pending))));
+  }
   const owners = await Promise.all(
     locks.map((lock, i) => {
       const plan = plans[i] as Rejudge;
@@ -122,12 +148,7 @@ async function judgeSnapshot(
       return askOwner(api, lock, claims[i] ?? null, plan.kind === "handoff" ? plan.claimer : undefined);
     }),
   );
-  const now = deps.now();
-  return locks.map((lock, i) => {
-    const policy = byPool.get(lock.pool) ?? { pool: lock.pool, timeoutSeconds: null };
-    const owner = owners[i]!;
-    return { lock, claim: claims[i] ?? null, owner, verdict: judge(lock, owner, policy, now), ageSeconds: ageSeconds(lock, now), policy };
-  });
+  return judgeAll(owners);
 }
 
 export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
@@ -167,13 +188,34 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
 
     let previous: Previous | null = null;
     let fetchMs = 0;
-    let alreadyThere = 0;
+    /** refused pushes (another run's identical release does not count) */
+    let refused = 0;
+    /** what earlier rounds of this run released (when a round's answers found more to release) */
+    const earlier: { locks: JudgedLock[]; moves: ReleaseMove[]; commits: string[] } = { locks: [], moves: [], commits: [] };
     const pools = config.pools.wildcard === undefined ? config.pools.named.map((p) => p.pool) : "*";
+    // With a cache, the claim index of the last run: only the commits since its head are walked.
+    let indexBase: ClaimBase | null = null;
+    if (repo.cached) {
+      const index = await loadClaimIndex(repo);
+      indexBase = index.base;
+      deps.log(index.base ? `claim index at ${index.base.head.slice(0, 12)}: walking only the commits since` : `${index.problem}: walking the whole history`);
+    }
     for (let attempts = 1; ; attempts += 1) {
       deps.progress("reading claims…");
       const t0 = Date.now();
-      const scanned = await scanSince(repo, pools, previous?.base ?? null);
+      const scanned = await scanSince(repo, pools, previous?.base ?? indexBase);
       const t1 = Date.now();
+      if (previous === null && indexBase !== null) {
+        deps.log(
+          scanned.touched === null
+            ? `the claim index was not used (${scanned.stats.fallback ?? "?"}): the whole history was read`
+            : `claim index used: ${scanned.stats.commitsRead} new commit(s) read`,
+        );
+      }
+      if (repo.cached) {
+        // A failure to write the index costs the next run a full walk, not this run its result.
+        await saveClaimIndex(repo, scanned.snapshot).catch((err: unknown) => deps.log(`the claim index could not be written: ${err instanceof Error ? err.message : String(err)}`));
+      }
       const snapshot = scanned.snapshot;
       if (previous !== null) {
         previous.touched = scanned.touched;
@@ -184,58 +226,107 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         );
       }
       const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
-      const judged = await judgeSnapshot(snapshot, policies, api, config, deps, previous, beforeAsking);
-      const t2 = Date.now();
-      const result = (released: ReleaseMove[], commits: string[]): RunResult => ({
-        command: config.command,
-        repo: safeUrl(config.repo),
-        branch: snapshot.branch,
-        head: commits[commits.length - 1] ?? snapshot.head,
-        mode: api ? "api" : "timeout-only",
-        atcVersion: api?.version ?? null,
-        locks: judged,
-        pools: countsAfter(snapshot, released, policies),
-        released,
-        commits,
-        attempts,
-        api: api?.stats() ?? null,
-        startedAt,
-        finishedAt: deps.now(),
-        // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
-        warnings: facts ? [...warnings, ...noAccessWarnings(facts, judged)] : warnings,
-      });
-      if (config.command === "status") return result([], []);
+      // After a lost race the releases already decided (reused final answers) are written while
+      // the rest is asked; if the answers add nothing, those very commits are pushed.
+      let early: { plan: ReleasePlan; commits: Promise<string[]> } | null = null;
+      const prepare =
+        config.command === "clean" && previous !== null
+          ? (provisional: JudgedLock[]) => {
+              const plan = planRelease(snapshot.head, snapshot.branch, provisional);
+              if (plan.moves.length === 0 || repo === null) return;
+              const commits = writeRelease(repo, plan, scanned.tree);
+              commits.catch(() => undefined);
+              early = { plan, commits };
+            }
+          : undefined;
+      const judging = judgeSnapshot(snapshot, policies, api, config, deps, previous, beforeAsking, prepare);
+      judging.catch(() => undefined);
+      const result = (judged: JudgedLock[], moves: ReleaseMove[], commits: string[]): RunResult => {
+        const allCommits = [...earlier.commits, ...commits];
+        return {
+          command: config.command,
+          repo: safeUrl(config.repo),
+          branch: snapshot.branch,
+          head: allCommits[allCommits.length - 1] ?? snapshot.head,
+          mode: api ? "api" : "timeout-only",
+          atcVersion: api?.version ?? null,
+          // the locks released by an earlier push of this run are no longer claimed at this head
+          locks: earlier.locks.length ? [...earlier.locks, ...judged].sort(byPoolAndPath(snapshot)) : judged,
+          pools: countsAfter(snapshot, moves, policies),
+          released: [...earlier.moves, ...moves],
+          commits: allCommits,
+          attempts,
+          api: api?.stats() ?? null,
+          startedAt,
+          finishedAt: deps.now(),
+          // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
+          warnings: facts ? [...warnings, ...noAccessWarnings(facts, judged)] : warnings,
+        };
+      };
+      if (config.command === "status") return result(await judging, [], []);
 
-      const plan = planRelease(snapshot.head, snapshot.branch, judged);
-      if (plan.moves.length === 0) return result([], []);
-      deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
-      const outcome = await applyRelease(repo, plan, scanned.tree);
-      deps.log(`round ${attempts}: fetch ${fetchMs} ms, scan ${t1 - t0} ms, ask ${t2 - t1} ms, write and push ${Date.now() - t2} ms`);
+      let judged: JudgedLock[];
+      let outcome: ApplyOutcome;
+      let plan: ReleasePlan;
+      let more = false;
+      const decided = early as { plan: ReleasePlan; commits: Promise<string[]> } | null;
+      if (decided !== null) {
+        // Releases decided without a new answer (final owners of untouched locks) are pushed at
+        // once; the answers being awaited can only keep locks or find more to release, which the
+        // next round (on the head this push makes) then does.
+        deps.progress(`releasing ${decided.plan.moves.length} lock${decided.plan.moves.length === 1 ? "" : "s"}…`);
+        plan = decided.plan;
+        outcome = await pushRelease(repo, plan, await decided.commits);
+        judged = await judging;
+        const releasing = new Set(plan.moves.map((m) => m.from));
+        more = outcome.pushed && planRelease(snapshot.head, snapshot.branch, judged).moves.some((m) => !releasing.has(m.from));
+      } else {
+        judged = await judging;
+        plan = planRelease(snapshot.head, snapshot.branch, judged);
+        if (plan.moves.length === 0) return result(judged, [], []);
+        deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
+        outcome = await applyRelease(repo, plan, scanned.tree);
+      }
+      const t2 = Date.now();
+      deps.log(`round ${attempts}: fetch ${fetchMs} ms, scan ${t1 - t0} ms, judge, write and push ${t2 - t1} ms`);
       if (outcome.pushed) {
         deps.log(`pushed ${outcome.commits.length} commit(s) to ${snapshot.branch}`);
-        return result(plan.moves, outcome.commits);
+        if (!more) return result(judged, plan.moves, outcome.commits);
+        // The answers found more to release: one more round, on the head just pushed.
+        const releasing = new Set(plan.moves.map((m) => m.from));
+        earlier.locks.push(...judged.filter((j) => releasing.has(j.lock.path)));
+        earlier.moves.push(...plan.moves);
+        earlier.commits.push(...outcome.commits);
+        deps.log("the answers found more locks to release: one more round");
+      } else {
+        if (outcome.reason === "nothing-to-do") return result(judged, [], []);
+        // Someone pushed meanwhile. The decision was made on an old view: fetch, judge again what changed.
+        deps.log(`push refused (${outcome.detail}); attempt ${attempts} of ${config.maxAttempts}`);
+        // Another run pushed this very release: what this run set out to do is done, and the next
+        // round (which finds nothing left to release) is not one more lost race.
+        if (!outcome.alreadyThere) refused++;
+        if (refused >= config.maxAttempts && earlier.moves.length > 0) {
+          // An earlier round of this run did release locks: that is the result; the rest waits for the next run.
+          warnings.push(`${plan.moves.length} more lock(s) could not be released: the push was refused ${refused} times (others keep pushing); the next run will`);
+          return result(judged, [], []);
+        }
+        if (refused >= config.maxAttempts)
+          throw new PoolBoyError(
+            "git",
+            `the push to ${snapshot.branch} was refused ${refused} times: others keep pushing to the pool repository`,
+            "nothing was released; run again later or raise --max-attempts",
+          );
       }
-      if (outcome.reason === "nothing-to-do") return result([], []);
-      // Someone pushed meanwhile. The decision was made on an old view: throw it away, fetch, judge again.
-      deps.log(`push refused (${outcome.detail}); attempt ${attempts} of ${config.maxAttempts}`);
-      // Another run pushed this very release: what this run set out to do is done, and the next
-      // round (which finds nothing left to release) is not one more lost race.
-      if (outcome.alreadyThere) alreadyThere++;
-      if (attempts - alreadyThere >= config.maxAttempts)
-        throw new PoolBoyError(
-          "git",
-          `the push to ${snapshot.branch} was refused ${attempts - alreadyThere} times: others keep pushing to the pool repository`,
-          "nothing was released; run again later or raise --max-attempts",
-        );
       // The next round judges the new head, reusing only what a final state or an untouched lock allows.
       api?.forget();
       previous = {
         base: baseOf(snapshot),
         judged: new Map(judged.map((j) => [j.lock.path, j])),
         touched: null,
-        early: askEarly(api, judged),
+        early: outcome.pushed ? new Map() : askEarly(api, judged),
+        fresh: outcome.pushed,
       };
-      const wait = backoffMs(attempts, (deps.random ?? Math.random)());
+      const wait = outcome.pushed ? 0 : backoffMs(refused, (deps.random ?? Math.random)());
       if (wait > 0) await (deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(wait);
       const tf = Date.now();
       await refresh(repo);

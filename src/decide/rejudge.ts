@@ -23,14 +23,17 @@ const FAILED: ReadonlySet<string> = new Set(["failed", "errored", "aborted"]);
 
 /**
  * previous: the lock's judgement on the old head (undefined: it was not claimed there);
- * touched: a commit between the two heads changed POOL/claimed/NAME or POOL/unclaimed/NAME.
+ * touched: a commit between the two heads changed POOL/claimed/NAME or POOL/unclaimed/NAME;
+ * fresh: the previous answers were had just now, while this run pushed other releases (not
+ * before a lost race): every answer about an untouched lock holds, as in a single round.
  */
-export function rejudge(previous: JudgedLock | undefined, lock: ClaimedLock, touched: boolean): Rejudge {
+export function rejudge(previous: JudgedLock | undefined, lock: ClaimedLock, touched: boolean, fresh = false): Rejudge {
   if (previous === undefined) return { kind: "ask", why: "a new claim" };
   if (touched) return { kind: "ask", why: "the lock moved or changed since" };
   const before = previous.lock.claim?.sha ?? null;
   const now = lock.claim?.sha ?? null;
   if (before === null || now === null || before !== now) return { kind: "ask", why: "another claim commit" };
+  if (fresh) return { kind: "reuse", why: "answered during this run's previous push" };
   const owner = previous.owner;
   if (owner.kind === "finished" && !owner.handedOff) {
     const { holder } = owner;

@@ -49,6 +49,15 @@ const cases: Array<[string, JudgedLock | undefined, string | null, boolean, "reu
   ["succeeded owner but the lock was touched", before(finished("succeeded")), A, true, "ask"],
 ];
 
+test("after this run's own push (answers had just now): every answer about an untouched lock with the same claim holds", () => {
+  const running: OwnerState = { kind: "running", holder: state("started"), handedOff: false };
+  assert.equal(rejudge(before(running), lock(A), false, true).kind, "reuse");
+  assert.equal(rejudge(before(finished("succeeded")), lock(A), false, true).kind, "reuse");
+  assert.equal(rejudge(before(running), lock(A), true, true).kind, "ask", "touched");
+  assert.equal(rejudge(before(running), lock(B), false, true).kind, "ask", "another claim");
+  assert.equal(rejudge(undefined, lock(A), false, true).kind, "ask", "new");
+});
+
 test("after a lost race: which answers are reused, which hand-offs and owners are asked again", () => {
   for (const [what, previous, sha, touched, expected] of cases) {
     const decision = rejudge(previous, lock(sha), touched);

@@ -29,12 +29,27 @@ const REMOTE_RACE = /cannot lock ref|failed to (update|lock) ref|incorrect old v
 /** tree: the base's tree as the scan read it (saves reading it again); read here when absent or of another commit. */
 export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan, tree?: { commit: string; entries: TreeEntry[] }): Promise<ApplyOutcome> {
   if (plan.moves.length === 0) return { pushed: false, reason: "nothing-to-do", detail: "no lock to release" };
+  return pushRelease(repo, plan, await writeRelease(repo, plan, tree));
+}
+
+/**
+ * The first half of applyRelease: checks the plan against its base and writes its commits (local
+ * objects only, no ref moves). Returns the commits in order.
+ */
+export async function writeRelease(repo: SyncedRepo, plan: ReleasePlan, tree?: { commit: string; entries: TreeEntry[] }): Promise<string[]> {
+  if (plan.moves.length === 0) return [];
   // A plan made on another head or branch is a bug in the caller, not a state of the world.
   if (plan.base !== repo.head) throw new Error(`release plan is based on ${plan.base}, but the synced head is ${repo.head}`);
   if (plan.branch !== repo.branch) throw new Error(`release plan is for branch ${plan.branch}, but ${repo.branch} was synced`);
-
   const sources = await checkPlan(repo, plan, tree?.commit === plan.base ? tree.entries : undefined);
-  const commits = await writeCommits(repo, plan, sources);
+  return writeCommits(repo, plan, sources);
+}
+
+/** The second half: pushes the commits writeRelease wrote for this very plan (a fast-forward from its base, or nothing). */
+export async function pushRelease(repo: SyncedRepo, plan: ReleasePlan, commits: string[]): Promise<ApplyOutcome> {
+  if (plan.moves.length === 0 || commits.length === 0) return { pushed: false, reason: "nothing-to-do", detail: "no lock to release" };
+  if (plan.base !== repo.head) throw new Error(`release plan is based on ${plan.base}, but the synced head is ${repo.head}`);
+  if (commits.length !== plan.moves.length) throw new Error(`${commits.length} commits for a plan of ${plan.moves.length} moves`);
   const tip = commits[commits.length - 1] as string;
   const outcome = await push(repo, plan.branch, tip);
   if (outcome !== null) return outcome;

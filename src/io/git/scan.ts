@@ -55,11 +55,17 @@ export interface KnownClaim {
 export interface ClaimBase {
   head: string;
   claims: ReadonlyMap<string, KnownClaim>;
+  /** the pools scanned at head (sorted); when given and not the pools of this scan, the base is not used */
+  pools?: readonly string[];
 }
 
 /** The base a snapshot makes for a later scan of the same branch. */
 export function baseOf(snapshot: RepoSnapshot): ClaimBase {
-  return { head: snapshot.head, claims: new Map(snapshot.locks.map((l) => [l.path, { claim: l.claim, edits: l.editedAfterClaim }])) };
+  return {
+    head: snapshot.head,
+    claims: new Map(snapshot.locks.map((l) => [l.path, { claim: l.claim, edits: l.editedAfterClaim }])),
+    pools: snapshot.pools.map((p) => p.pool),
+  };
 }
 
 export interface ScanSince {
@@ -145,7 +151,9 @@ export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: C
   stats.searched = wanted.size;
   let touched: Set<string> | null = null;
   const found = new Map<string, KnownClaim>();
-  if (base !== null && usable === null) {
+  const samePools = base?.pools === undefined || [...names].sort(byCodeUnit).join("\0") === [...base.pools].sort(byCodeUnit).join("\0");
+  const problem = usable ?? (samePools ? null : "the pool set changed");
+  if (base !== null && problem === null) {
     stats.walk = "range";
     let range: Awaited<ReturnType<typeof walkLog>> = { claims: new Map(), edits: new Map() };
     if (!sameHead && early !== null) {
@@ -183,7 +191,7 @@ export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: C
     }
   } else {
     if (early !== null) await early.catch(() => undefined);
-    if (base !== null) stats.fallback = usable ?? undefined;
+    if (base !== null) stats.fallback = problem ?? undefined;
     if (wanted.size > 0) {
       const all = await walkLog(repo, [repo.head], pathspecs(names, false), new Set(wanted.keys()), stats);
       for (const path of wanted.keys()) found.set(path, { claim: all.claims.get(path) ?? null, edits: all.edits.get(path) ?? [] });

@@ -44,6 +44,8 @@ export interface SyncedRepo {
   readonly target: GitTarget;
   /** true when gitDir is a cache kept between runs */
   readonly cached: boolean;
+  /** the repository's URL without credentials: what identifies it in a cache */
+  readonly identity: string;
   /** a local repository whose objects are borrowed (hard links) instead of fetched, or null */
   readonly borrowed: LocalSource | null;
   /** removes a temporary clone; leaves a cache in place */
@@ -123,7 +125,7 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
       log(cached ? `fetching ${display} (${branch}) into the cache ${gitDir}` : `cloning ${display} (${branch})`);
       head = await fetchBranch(target, branch, display, cached);
     }
-    return { display, branch, head, gitDir, target, cached, borrowed: source, cleanup };
+    return { display, branch, head, gitDir, target, cached, identity: repoIdentity(url), borrowed: source, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
