@@ -25,7 +25,8 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** The lock was kept because the API refused to show its build (401/403). */
 export function keptForNoAccess(j: JudgedLock): boolean {
-  return j.owner.kind === "unreachable" && j.owner.cause === "no-access";
+  // a conflict is kept for its own reason, whatever the API said
+  return j.owner.kind === "unreachable" && j.owner.cause === "no-access" && j.verdict.reason === "unknown";
 }
 
 function who(facts: AccessFacts): string | null {
@@ -79,7 +80,7 @@ function whyRefused(facts: AccessFacts, team: string | null, status: 401 | 403):
 export function noAccessWarnings(facts: AccessFacts, judged: JudgedLock[]): string[] {
   const byTeam = new Map<string | null, { locks: number; status: 401 | 403; builds: string[] }>();
   for (const j of judged) {
-    if (j.owner.kind !== "unreachable" || j.owner.cause !== "no-access") continue;
+    if (!keptForNoAccess(j) || j.owner.kind !== "unreachable") continue;
     const team = j.owner.access?.team ?? null;
     const status = j.owner.access?.status ?? 401;
     const entry = byTeam.get(team) ?? { locks: 0, status, builds: [] };

@@ -98,6 +98,18 @@ export function foreignConcourse(claimConcourse: string | undefined, knownHosts:
   return known.has(host) ? null : host;
 }
 
+/**
+ * The claim's host is not the configured one, and /api/v1/info did not answer, so whether it is
+ * this Concourse's external_url is not known: neither asked nor aged, kept this run.
+ */
+export function unsureConcourse(host: string, configured: string): OwnerState {
+  return {
+    kind: "unreachable",
+    why: `the claim names the Concourse at ${host}; whether that is ${configured} is not known, because its /api/v1/info (which gives its external_url) did not answer`,
+    cause: "api-error",
+  };
+}
+
 /** The claim came from another Concourse: not asked here; the timeout decides. */
 export function foreignOwner(host: string, configured: string): OwnerState {
   return {

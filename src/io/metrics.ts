@@ -134,7 +134,10 @@ export function buildMetrics(result: RunResult, outcome: { succeeded: boolean })
     registers,
   });
   const unjudgedCounts = tally(
-    result.locks.flatMap((l) => (l.owner.kind === "unreachable" ? [verdictKey(l.lock.pool, "unjudged", l.owner.cause)] : [])),
+    result.locks.flatMap((l) =>
+      // a conflict is kept for its own reason, whatever the API said
+      l.owner.kind === "unreachable" && l.verdict.reason === "unknown" ? [verdictKey(l.lock.pool, "unjudged", l.owner.cause)] : [],
+    ),
   );
   for (const pool of pools) {
     for (const cause of UNJUDGED_CAUSES) unjudged.set({ pool, cause }, unjudgedCounts.get(verdictKey(pool, "unjudged", cause)) ?? 0);

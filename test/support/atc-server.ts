@@ -24,6 +24,8 @@ export interface FakeUser {
   username: string;
   password: string;
   teams: string[];
+  /** an admin reads every team (is_admin in the user endpoint) */
+  admin?: boolean;
 }
 
 export interface FakeJobSpec {
@@ -99,7 +101,16 @@ export type FakeFault =
   /** never answer: the client's timeout has to fire */
   | { kind: "hang" }
   /** destroy the connection without an answer */
-  | { kind: "reset" };
+  | { kind: "reset" }
+  /**
+   * what an ingress or reverse proxy in front of the ATC answers while the ATC restarts or a route
+   * is missing: an HTML page (default status 404), a body Concourse never writes
+   */
+  | { kind: "proxy"; status?: number };
+
+/** nginx's 404 page, as an ingress in front of a restarting ATC answers */
+export const PROXY_404_PAGE =
+  "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
 export interface RecordedRequest {
   method: string;
@@ -286,6 +297,7 @@ interface Version {
 interface Session {
   username: string;
   teams: string[];
+  admin: boolean;
   exp: number;
 }
 
@@ -518,7 +530,7 @@ class FakeAtcServer implements FakeAtc {
   /** Issue tokens as the version line does; returns the token body fields. */
   private login(user: FakeUser, lifetime: number): { accessToken: string; idToken: string | null; exp: number } {
     const exp = now() + lifetime;
-    const session: Session = { username: user.username, teams: user.teams, exp };
+    const session: Session = { username: user.username, teams: user.teams, admin: user.admin === true, exp };
     if (!this.atLeast(6, 1)) {
       const token = this.jwt({
         sub: `local:${user.username}`,
@@ -527,7 +539,7 @@ class FakeAtcServer implements FakeAtc {
         user_id: user.username,
         user_name: user.username,
         teams: this.teamRoles(user),
-        is_admin: false,
+        is_admin: user.admin === true,
         exp,
         csrf: randomBytes(16).toString("hex"),
       });
@@ -625,6 +637,7 @@ class FakeAtcServer implements FakeAtc {
     }
     let answer: Answer;
     if (fault?.kind === "status") answer = { status: fault.status, body: fault.body ?? "", ...(fault.contentType ? { contentType: fault.contentType } : {}) };
+    else if (fault?.kind === "proxy") answer = { status: fault.status ?? 404, body: PROXY_404_PAGE, contentType: "text/html" };
     else {
       try {
         answer = this.route(req, body);
@@ -672,7 +685,7 @@ class FakeAtcServer implements FakeAtc {
       const access = this.pipelineAccess(team, pipelineName, url.searchParams, session);
       if ("status" in access) return access;
       const pipeline = access.pipeline;
-      const member = session !== null && session.teams.includes(pipeline.team);
+      const member = session !== null && (session.admin || session.teams.includes(pipeline.team));
       if (kind === "jobs") {
         if (tail.length === 0) return json(200, pipeline.jobs.map((job) => this.jobJson(pipeline, job, true)));
         const job = pipeline.jobs.find((j) => j.name === tail[0]);
@@ -723,7 +736,7 @@ class FakeAtcServer implements FakeAtc {
 
   private userJson(session: Session): Json {
     const teams = Object.fromEntries(session.teams.map((team) => [team, ["owner"]]));
-    const out: Json = { sub: b64url(`local:${session.username}`), name: session.username, user_id: session.username, user_name: session.username, email: session.username, is_admin: false, is_system: false, teams };
+    const out: Json = { sub: b64url(`local:${session.username}`), name: session.username, user_id: session.username, user_name: session.username, email: session.username, is_admin: session.admin, is_system: false, teams };
     if (this.atLeast(7, 0)) Object.assign(out, { connector: "local", display_user_id: session.username });
     return out;
   }
@@ -731,7 +744,7 @@ class FakeAtcServer implements FakeAtc {
   private userinfo(session: Session | null): Answer {
     if (!session) return text(401, "not authorized");
     const teams = Object.fromEntries(session.teams.map((team) => [team, ["owner"]]));
-    return json(200, { exp: session.exp, sub: `local:${session.username}`, user_id: session.username, user_name: session.username, name: session.username, email: session.username, csrf: "x", is_admin: false, teams });
+    return json(200, { exp: session.exp, sub: `local:${session.username}`, user_id: session.username, user_name: session.username, name: session.username, email: session.username, csrf: "x", is_admin: session.admin, teams });
   }
 
   // ---- login ----
@@ -795,7 +808,7 @@ class FakeAtcServer implements FakeAtc {
     if (!this.teams.has(team)) return empty(404);
     const pipeline = this.findPipeline(team, name, vars ?? null);
     if (!pipeline) return empty(404);
-    if (pipeline.public || session?.teams.includes(team)) return { pipeline };
+    if (pipeline.public || session?.admin || session?.teams.includes(team)) return { pipeline };
     return session ? text(403, "forbidden") : text(401, "not authorized");
   }
 
@@ -810,7 +823,7 @@ class FakeAtcServer implements FakeAtc {
     if (!build) return empty(404);
     const pipelineId = this.pipelineIdOf(build);
     const pipeline = this.pipelines.find((p) => p.id === pipelineId);
-    const allowed = session?.teams.includes(build.team) || pipeline?.public === true;
+    const allowed = session?.admin || session?.teams.includes(build.team) || pipeline?.public === true;
     if (!allowed) {
       // v5 answers 401 to anyone outside the team for a one-off build
       if (!session || (build.pipeline === null && !this.atLeast(6, 0))) return text(401, "not authorized");

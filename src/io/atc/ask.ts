@@ -25,6 +25,7 @@ import {
   NO_OWNER,
   noAccessWhy,
   ownerFromLookup,
+  unsureConcourse,
 } from "../../decide/owner.js";
 
 export type JobBuildRef = Extract<BuildRef, { kind: "job" }>;
@@ -35,6 +36,8 @@ export interface OwnerApi {
   readonly url: string;
   /** the hosts this Concourse is known by: the configured URL's and its external_url's */
   readonly hosts: readonly string[];
+  /** false when /api/v1/info did not answer: `hosts` may lack the external_url's */
+  readonly externalUrlKnown: boolean;
   jobBuild(ref: JobBuildRef): Promise<Lookup<BuildInfo>>;
   build(id: string): Promise<Lookup<BuildInfo>>;
   jobs(team: string, pipeline: string, vars: InstanceVars | null): Promise<Lookup<JobInfo[]>>;
@@ -67,7 +70,7 @@ export async function askOwner(api: OwnerApi | null, lock: ClaimedLock, claim: P
   if (api === null) return NO_API;
   // another Concourse's build is never asked of this one
   const foreign = foreignConcourse(claim?.concourse, api.hosts);
-  if (foreign !== null) return foreignOwner(foreign, api.url);
+  if (foreign !== null) return api.externalUrlKnown ? foreignOwner(foreign, api.url) : unsureConcourse(foreign, api.url);
   const step = known && known.status === "succeeded" ? { followHandoff: known } : ownerFromLookup(owner, await lookupOwner(api, owner));
   if ("done" in step) return step.done;
 

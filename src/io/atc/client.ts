@@ -63,6 +63,8 @@ export interface AtcClient extends OwnerApi {
   readonly version: string | null;
   /** /api/v1/info's external_url (5.3+), or null */
   readonly externalUrl: string | null;
+  /** false when /api/v1/info did not answer, so the external_url is not known */
+  readonly externalUrlKnown: boolean;
   /** who the credentials belong to and their teams, when the user endpoint said; null without credentials */
   readonly user: AtcUser | null;
   /** GetJobBuild or GetBuild, as the reference says */
@@ -266,6 +268,7 @@ class AtcApiClient implements AtcClient {
     readonly url: string,
     readonly version: string | null,
     readonly externalUrl: string | null,
+    readonly externalUrlKnown: boolean,
     readonly user: AtcUser | null,
     private readonly parsedVersion: AtcVersion | null,
     private readonly http: HttpTransport,
@@ -411,7 +414,9 @@ class AtcApiClient implements AtcClient {
   }
 
   private noAccess(status: 401 | 403, what: string, body: string): Lookup<never> {
-    const text = body.trim().split("\n")[0]?.slice(0, 100) || (status === 401 ? "not authorized" : "forbidden");
+    // a page from a proxy in front of the ATC is not echoed
+    const first = body.trim().split("\n")[0] ?? "";
+    const text = (first.startsWith("<") ? "" : first.slice(0, 100)) || (status === 401 ? "not authorized" : "forbidden");
     let why: string;
     if (status === 403) why = "the credentials are not for this team";
     else if (this.auth.kind === "none") why = "not public, and no credentials were given";
@@ -506,6 +511,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
     const info = await http.send({ method: "GET", path: "/api/v1/info", headers: { accept: "application/json" } });
     let version: string | null = null;
     let externalUrl: string | null = null;
+    let externalUrlKnown = false;
     if (info.kind === "failure") {
       if (info.tls) {
         throw new PoolBoyError("atc", redact(`cannot connect to Concourse at ${displayUrl}: ${info.detail}`), "give the CA certificate that signed the server's certificate (PEM), or turn TLS verification off only on a network you trust");
@@ -524,6 +530,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
       }
       version = found.version;
       externalUrl = found.externalUrl;
+      externalUrlKnown = true;
     }
     const parsed = parseVersion(version);
     log?.(`Concourse ${version ?? "(version unknown)"} at ${displayUrl}`);
@@ -545,7 +552,7 @@ export async function connectAtc(options: AtcOptions): Promise<AtcClient> {
       token = auth.token;
     }
     if (user) log?.(`the credentials are ${user.name ?? "a user"}'s, of team${user.teams.length === 1 ? "" : "s"} ${user.teams.join(", ") || "(none)"}${user.isAdmin ? " (admin)" : ""}`);
-    return new AtcApiClient(displayUrl, version, externalUrl, user, parsed, http, auth, token, log);
+    return new AtcApiClient(displayUrl, version, externalUrl, externalUrlKnown, user, parsed, http, auth, token, log);
   } catch (error) {
     await http.close();
     throw error;
