@@ -249,7 +249,9 @@ async function borrowBranch(target: GitTarget, source: LocalSource, branch: stri
   if (cached) await writeFile(marker, "a pool-boy fetch is under way (or was interrupted)\n");
   try {
     try {
-      await linkObjects(objects, join(target.cwd, "objects"));
+      let seen = linkedBefore.get(target.cwd);
+      if (!seen) linkedBefore.set(target.cwd, (seen = new Set()));
+      await linkObjects(objects, join(target.cwd, "objects"), 10, seen);
     } catch (err) {
       throw unreadable(display, branch, err);
     }
@@ -265,16 +267,26 @@ async function borrowBranch(target: GitTarget, source: LocalSource, branch: stri
   }
 }
 
+/** Per repository of this process, the object files linked already (a lost race borrows again, and only the new files need a link). */
+const linkedBefore = new Map<string, Set<string>>();
+
 const LOOSE_DIR = /^[0-9a-f]{2}$/;
 const LOOSE_FILE = /^[0-9a-f]{38,62}$/;
 const PACK_FILE = /^pack-[0-9a-f]{40,64}\.(pack|idx|rev)$/;
 
 /** Links (or copies) every pack and loose object of `from` into `to`; passes again while files vanish. */
-export async function linkObjects(from: string, to: string, maxPasses = 10): Promise<{ files: number; copied: number; passes: number }> {
+export async function linkObjects(from: string, to: string, maxPasses = 10, seen: Set<string> = new Set()): Promise<{ files: number; copied: number; passes: number }> {
   let files = 0;
   let copied = 0;
   /** false: the source file vanished */
   const put = async (src: string, dst: string): Promise<boolean> => {
+    // Linked by an earlier pass of this run: object files never change, so nothing to do.
+    if (seen.has(dst)) return true;
+    const done = await putOnce(src, dst);
+    if (done) seen.add(dst);
+    return done;
+  };
+  const putOnce = async (src: string, dst: string): Promise<boolean> => {
     try {
       await link(src, dst);
       files++;
@@ -447,6 +459,7 @@ async function cacheProblem(target: GitTarget, identity: string, interrupted: bo
 }
 
 async function initBare(target: GitTarget, identity: string | null): Promise<void> {
+  linkedBefore.delete(target.cwd);
   await mkdir(target.cwd, { recursive: true });
   if (identity !== null) {
     await writeFile(
