@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { createPoolRepo, type BulkOp, type Claimer, type PoolRepo } from "../support/pool-repo.js";
 import { prng } from "../support/prng.js";
 import type { RepoSnapshot } from "../../src/core/model.js";
-import { baseOf as snapshotBase, scanSince, type ClaimBase } from "../../src/io/git/scan.js";
+import { baseOf as snapshotBase, chainProblem, scanSince, type ClaimBase } from "../../src/io/git/scan.js";
 import { refresh, syncRepo, type SyncedRepo } from "../../src/io/git/sync.js";
 
 const POOLS = { aws: ["e1", "e2", "e3", "e4", "e5", "e6"], gcp: ["v1", "v2", "v3", "v4"] };
@@ -168,4 +168,25 @@ test("a force-push, a merge in between, a base head that is not there: the whole
   await claimer.bulk(randomOps(4, 99));
   const forced = await compare(before, "full", "a force-push");
   assert.match(forced.stats.fallback ?? "", /no longer an ancestor/);
+});
+
+test("chainProblem: what the range walk's commits and parents say of base..head", () => {
+  const [b, c1, c2, c3, x] = ["b", "1", "2", "3", "x"].map((ch) => ch.repeat(40)) as [string, string, string, string, string];
+  // commits newest first, with parents | expected
+  const table: Array<[Array<[string, string[]]>, RegExp | null | "unknown"]> = [
+    [[[c2, [c1]], [c1, [b]]], null],
+    [[[c1, [b]]], null],
+    [[], /went back/],
+    [[[c2, [c1, x]], [c1, [b]]], /merge/],
+    [[[c2, [c1]], [c1, []]], /merge or a root/],
+    [[[c2, [c1]], [c1, [x]]], /no longer an ancestor/],
+    [[[c3, [c1]], [c1, [b]]], "unknown"],
+    [[[c1, [b]]].map(([s, p]) => [s === c1 ? c3 : s, p] as [string, string[]]), "unknown"],
+  ];
+  for (const [chain, expected] of table) {
+    const head = c2;
+    const got = chainProblem(chain, b, chain[0]?.[0] === c1 ? c1 : head);
+    if (expected === null || expected === "unknown") assert.equal(got, expected, JSON.stringify(chain));
+    else assert.match(String(got), expected, JSON.stringify(chain));
+  }
 });

@@ -315,3 +315,24 @@ test("linkObjects: links every pack and loose object once, links nothing more th
     await source.cleanup();
   }
 });
+
+test("a local repository's branch is read from its ref files, loose or packed, without a git process in it", async () => {
+  const source = await createPoolRepo({ pools: { eps: { unclaimed: ["r"] } }, branch: "pools/main" });
+  try {
+    const c = await source.claimer();
+    const head = await c.claim("eps", "r");
+    for (const pack of [false, true]) {
+      if (pack) execFileSync("git", ["pack-refs", "--all", "--prune"], { cwd: source.path, env: source.env });
+      assert.equal(existsSync(join(source.path, "refs", "heads", "pools", "main")), !pack);
+      const repo = await syncRepo({ url: source.path, branch: "pools/main", cacheDir: null, env: source.env });
+      try {
+        assert.equal(repo.head, head, pack ? "packed" : "loose");
+      } finally {
+        await repo.cleanup();
+      }
+    }
+    await assert.rejects(syncRepo({ url: source.path, branch: "nope", cacheDir: null, env: source.env }), isError(/branch "nope" does not exist/));
+  } finally {
+    await source.cleanup();
+  }
+});

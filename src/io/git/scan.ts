@@ -135,18 +135,42 @@ interface TreeState {
  */
 export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: ClaimBase | null): Promise<ScanSince> {
   const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: 0, ...(base !== null ? { walk: "full" as const } : {}) };
-  // The tree, the check of base..head and the walk of base..head are three processes run side by
-  // side (after a lost push race every millisecond before the next push counts). The range walk
-  // reads every path (the pools are known only from the tree) and at most RANGE_AHEAD commits,
-  // so that a force-push costs no full walk in vain.
+  // The tree and the walk of base..head are two processes run side by side (after a lost push
+  // race every millisecond before the next push counts). The range walk reads every path (the
+  // pools are known only from the tree), the parents (a linear run on top of the base or not),
+  // and at most RANGE_AHEAD commits, so that a force-push costs no full walk in vain.
   const rangeStats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: 0 };
   const sameHead = base !== null && base.head === repo.head;
-  const walkRange = (limit: number | null) =>
-    walkLog(repo, [...(limit === null ? [] : [`--max-count=${limit}`]), `${base?.head}..${repo.head}`], [], () => true, rangeStats, (path) => touchedPaths.add(path));
+  const chain: Array<[string, string[]]> = [];
+  const walkRange = (limit: number | null) => {
+    chain.length = 0;
+    return walkLog(
+      repo,
+      [...(limit === null ? [] : [`--max-count=${limit}`]), `${base?.head}..${repo.head}`],
+      [],
+      () => true,
+      rangeStats,
+      (path) => touchedPaths.add(path),
+      (sha, parents) => chain.push([sha, parents]),
+    );
+  };
   const touchedPaths = new Set<string>();
   const early = base !== null && !sameHead && SHA.test(base.head) ? walkRange(RANGE_AHEAD) : null;
   early?.catch(() => undefined);
-  const [tree, usable] = await Promise.all([readTree(repo, pools), base === null ? Promise.resolve("no base") : linearSince(repo, base.head)]);
+  // Linear or not, the range walk tells by itself (no other process) unless it was cut short.
+  const linearity = async (): Promise<string | null> => {
+    if (base === null) return "no base";
+    if (sameHead) return null;
+    if (early === null) return linearSince(repo, base.head);
+    try {
+      await early;
+    } catch {
+      return linearSince(repo, base.head);
+    }
+    const told = chainProblem(chain, base.head, repo.head);
+    return told === "unknown" ? linearSince(repo, base.head) : told;
+  };
+  const [tree, usable] = await Promise.all([readTree(repo, pools), linearity()]);
   const { names, inventories, locks, wanted, entries } = tree;
   stats.searched = wanted.size;
   let touched: Set<string> | null = null;
@@ -210,6 +234,24 @@ export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: C
 const SHA = /^[0-9a-f]{40,64}$/;
 /** The most commits of base..head read before it is known to be a linear run on top of the base. */
 const RANGE_AHEAD = 2000;
+
+/**
+ * What the range walk's commits (newest first, with their parents) say of base..head: null when
+ * they are a linear run on top of base, why not, or "unknown" when the walk was cut short before
+ * it could tell.
+ */
+export function chainProblem(chain: ReadonlyArray<readonly [string, readonly string[]]>, base: string, head: string): string | null | "unknown" {
+  if (chain.length === 0) return `the branch went back from ${base.slice(0, 12)}`;
+  if (chain[0]?.[0] !== head) return "unknown";
+  for (let i = 0; i < chain.length; i++) {
+    const [sha, parents] = chain[i] as readonly [string, readonly string[]];
+    if (parents.length !== 1) return `base..head holds a merge or a root commit (${sha.slice(0, 12)})`;
+    const next = chain[i + 1]?.[0];
+    if (next === undefined) return parents[0] === base ? null : chain.length >= RANGE_AHEAD ? "unknown" : `${base.slice(0, 12)} is no longer an ancestor of the head (a force-push)`;
+    if (parents[0] !== next) return "unknown";
+  }
+  return "unknown";
+}
 
 /** Why base..head is not a linear run of commits on top of base (a force-push, a merge…), or null when it is. */
 async function linearSince(repo: SyncedRepo, base: string): Promise<string | null> {
@@ -351,6 +393,9 @@ function lockProblem(entry: TreeEntry, alsoUnclaimed: boolean): string | null {
 // from a status letter (which is a single letter), and a path is always read right after its status.
 const MARKER = "@pool-boy@";
 const FORMAT = `${MARKER}%x00%H%x00%ct%x00%B%x00`;
+// The range walk (no pathspec, so no history simplification: %P are the true parents) also reads
+// the parents, to tell a linear run of commits on top of the base without another process.
+const FORMAT_WITH_PARENTS = `${MARKER}%x00%H%x00%P%x00%ct%x00%B%x00`;
 
 /**
  * Walk the history once, newest first, and return for each wanted path the newest commit that
@@ -382,6 +427,7 @@ async function walkLog(
   wanted: Set<string> | ((path: string) => boolean),
   stats: ScanStats,
   onPath?: (path: string) => void,
+  onCommit?: (sha: string, parents: string[]) => void,
 ): Promise<{ claims: Map<string, ClaimCommit>; edits: Map<string, ClaimEdit[]> }> {
   const args = [
     "log",
@@ -394,7 +440,7 @@ async function walkLog(
     "--no-show-signature",
     "--no-notes",
     "--encoding=UTF-8",
-    `--format=${FORMAT}`,
+    `--format=${onCommit ? FORMAT_WITH_PARENTS : FORMAT}`,
     ...revs,
     "--",
     ...paths,
@@ -415,7 +461,7 @@ async function walkLog(
       edits.set(path, list);
     }
     return typeof wanted !== "function" && found.size === wanted.size;
-  });
+  }, onCommit);
   return new Promise((resolve, reject) => {
     let stopped = false;
     const err: Buffer[] = [];
@@ -478,14 +524,18 @@ type Entry = (commit: ClaimCommit, status: string, path: string) => boolean;
 class LogParser {
   commits = 0;
   private rest: Buffer = Buffer.alloc(0);
-  private state: "seek" | "sha" | "date" | "message" | "entries" | "path" = "seek";
+  private state: "seek" | "sha" | "parents" | "date" | "message" | "entries" | "path" = "seek";
   private sha = "";
   private date = 0;
   private commit: ClaimCommit | null = null;
   private status = "";
   private pathsLeft = 0;
 
-  constructor(private readonly onEntry: Entry) {}
+  constructor(
+    private readonly onEntry: Entry,
+    /** when given, the format has %P after %H */
+    private readonly onCommit?: (sha: string, parents: string[]) => void,
+  ) {}
 
   /** Feed a chunk; true once onEntry has said it has all it wants. */
   push(chunk: Buffer): boolean {
@@ -506,6 +556,10 @@ class LogParser {
     switch (this.state) {
       case "sha":
         this.sha = bytes.toString("latin1");
+        this.state = this.onCommit ? "parents" : "date";
+        return false;
+      case "parents":
+        this.onCommit?.(this.sha, bytes.toString("latin1").split(" ").filter(Boolean));
         this.state = "date";
         return false;
       case "date":

@@ -231,11 +231,12 @@ async function isDirectory(path: string): Promise<boolean> {
  * are copied instead.
  */
 async function borrowBranch(target: GitTarget, source: LocalSource, branch: string, display: string, cached: boolean): Promise<string | null> {
-  // The head, read in the source itself (one process; ls-remote would start upload-pack too).
+  // The head: from the ref's file when it is a plain one (no process), else read in the source
+  // itself (one process; ls-remote would start upload-pack too).
   const inSource: GitTarget = { cwd: source.gitDir, env: { ...target.env, GIT_DIR: source.gitDir } };
   let head: string;
   try {
-    head = (await gitText(inSource, ["rev-parse", "--verify", "--quiet", "--end-of-options", `refs/heads/${branch}^{commit}`])).trim();
+    head = (await readBranchFile(source.gitDir, branch)) ?? (await gitText(inSource, ["rev-parse", "--verify", "--quiet", "--end-of-options", `refs/heads/${branch}^{commit}`])).trim();
   } catch (err) {
     if (err instanceof GitCommandError && err.exitCode === 1) throw await missingBranch(target, branch, display);
     // git will not read it here (another user's repository and safe.directory, say): fetch it.
@@ -265,6 +266,28 @@ async function borrowBranch(target: GitTarget, source: LocalSource, branch: stri
   } finally {
     if (cached) await rm(marker, { force: true });
   }
+}
+
+/**
+ * A branch's commit as the files of a files-backend repository say: the loose ref, else its line
+ * in packed-refs. null when they cannot tell for sure (no such files, a symbolic ref, a tag, a
+ * reftable repository…): then git is asked. Both files are replaced whole by git (a lock file
+ * renamed into place), and pack-refs writes packed-refs before it deletes a loose ref, so a
+ * reader never sees a half-written ref.
+ */
+async function readBranchFile(gitDir: string, branch: string): Promise<string | null> {
+  if (await exists(join(gitDir, "reftable"))) return null;
+  const loose = await readFile(join(gitDir, "refs", "heads", ...branch.split("/")), "latin1").catch(() => null);
+  if (loose !== null) return /^[0-9a-f]{40}(?:[0-9a-f]{24})?\n?$/.test(loose) ? loose.trim() : null;
+  const packed = await readFile(join(gitDir, "packed-refs"), "latin1").catch(() => null);
+  if (packed === null) return null;
+  const lines = packed.split("\n");
+  const at = lines.findIndex((line) => line.endsWith(` refs/heads/${branch}`));
+  if (at === -1) return null;
+  // A peeled line (^sha) after it means the ref names a tag, not a commit: let git peel it.
+  if (lines[at + 1]?.startsWith("^")) return null;
+  const sha = (lines[at] as string).slice(0, (lines[at] as string).indexOf(" "));
+  return /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(sha) ? sha : null;
 }
 
 /** Per repository of this process, the object files linked already (a lost race borrows again, and only the new files need a link). */
