@@ -59,7 +59,7 @@ function addOptions(cmd: Command): Command {
     .option("--api-timeout <duration>", `timeout of each API request, e.g. 10s (default 10s)${env(ENV.apiTimeout)}`)
     .option("--retries <n>", `retries of a failing API request (default 3)${env(ENV.retries)}`)
     .option("--cache-dir <dir>", `keep the clone here between runs and only fetch what is new${env(ENV.cacheDir)}`)
-    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile (default 10)${env(ENV.maxAttempts)}`)
+    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile (default 20)${env(ENV.maxAttempts)}`)
     .option("--pushgateway <url>", `push metrics to this Prometheus Pushgateway after the run${env(ENV.pushgateway)}`)
     .option("--metrics-file <file>", `write metrics for node_exporter's textfile collector${env(ENV.metricsFile)}`)
     .option("--json", `print one JSON document on stdout${env(ENV.json)}`)

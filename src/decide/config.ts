@@ -360,4 +360,4 @@ export function policiesFor(existing: string[], selection: PoolSelection): PoolP
 }
 
 /** clean's judge-and-push rounds when others push meanwhile. */
-export const DEFAULT_MAX_ATTEMPTS = 10;
+export const DEFAULT_MAX_ATTEMPTS = 20;

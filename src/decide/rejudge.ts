@@ -51,14 +51,14 @@ export function rejudge(previous: JudgedLock | undefined, lock: ClaimedLock, tou
 }
 
 /** The longest wait between two push attempts (the first retry does not wait at all). */
-export const BACKOFF_CAP_MS = 800;
+export const BACKOFF_CAP_MS = 400;
 const BACKOFF_BASE_MS = 50;
 
 /**
  * How long to wait before the next attempt after `attempts` refused pushes: nothing after the
  * first (the next round is short: only what changed is judged again), then a jittered wait that
- * doubles, 50–100 ms, 100–200 ms, … up to 400–800 ms, so that two runs that lost to each other
- * do not meet again. random: [0, 1).
+ * doubles, 50–100 ms, 100–200 ms, then 200–400 ms, so that two runs that lost to each other do
+ * not meet again. random: [0, 1).
  */
 export function backoffMs(attempts: number, random: number): number {
   if (attempts <= 1) return 0;

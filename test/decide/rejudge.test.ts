@@ -77,10 +77,11 @@ test("retry at once after the first refused push, then a short jittered backoff 
     [3, 0, 100],
     [3, 0.5, 150],
     [4, 1, 400],
-    [5, 0, 400],
-    [5, 1, 800],
-    [20, 1, 800],
-    [20, 0, 400],
+    [4, 0, 200],
+    [5, 0, 200],
+    [5, 1, 400],
+    [20, 1, 400],
+    [20, 0, 200],
   ];
   for (const [attempts, random, ms] of table) assert.equal(backoffMs(attempts, random), ms, `${attempts} attempts, random ${random}`);
 });
