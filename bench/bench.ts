@@ -348,6 +348,76 @@ function table(rows: string[][]): string {
   return [line(rows[0] ?? []), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
 }
 
+/**
+ * --scaling: for each size, a repository generated on its own (with its own API), a cold run
+ * (temporary clone), a cold run into an empty cache, and a warm run through the claim index after
+ * new commits. Resolves the peak RSS of every run (KiB).
+ */
+async function scalingTable(args: Args, work: string, env: Record<string, string>, serverUrl: string, out: (line?: string) => void): Promise<number[]> {
+  out("");
+  out(`scaling: cold and warm cost over ${args.scalingCommits.map((c) => c.toLocaleString("en")).join(" / ")} commits and ${args.scalingClaimed.join(" / ")} claimed locks (API ${args.latency} ms; one run each)`);
+  const rows: string[][] = [["commits", "claimed", "walk to the oldest claim", "distinct builds asked", "cold (temporary clone)", "cold into a cache", `warm, ${args.fresh} new commits (index)`, "warm: commits read", "peak RSS (largest)"]];
+  const rss: number[] = [];
+  for (const commits of args.scalingCommits) {
+    for (const claimed of args.scalingClaimed) {
+      const name = `scale-${commits}-${claimed}.git`;
+      const atc = await startFakeAtc({ version: "8.2.5", users: [USER] });
+      try {
+        const locks = Math.max(args.locks, Math.ceil((claimed * 1.5) / args.pools));
+        if (commits < claimed * 2 + 10) {
+          rows.push([commits.toLocaleString("en"), String(claimed), "too few commits for the claims", "", "", "", "", "", ""]);
+          continue;
+        }
+        const repo = await generateRepo({
+          path: join(work, name),
+          env,
+          pools: args.pools,
+          locksPerPool: locks,
+          commits,
+          claimed,
+          oldestClaimAt: args.oldest,
+          seed: args.seed,
+          atcUrl: atc.url,
+          end: new Date(Date.now() - 60_000),
+          stepSeconds: 30,
+          atc,
+        });
+        atc.latencyMs = args.latency;
+        const h = await makeHarness(
+          work,
+          { ...env, POOL_REPO: `${serverUrl}/${name}`, POOLS: "*:2h", CONCOURSE_BASE_URL: atc.url, CONCOURSE_USERNAME: USER.username, CONCOURSE_PASSWORD: USER.password, POOL_BOY_API_TIMEOUT: "60s" },
+          atc,
+        );
+        const cache = join(work, `${name}-cache`);
+        const cold = await measure(h, "cold", ["status", "--json"]);
+        const coldCache = await measure(h, "cold cache", ["status", "--json", "--cache-dir", cache]);
+        await appendChurn(repo, env, args.fresh, args.seed + 7);
+        const warm = await measure(h, "warm", ["status", "--json", "--verbose", "--cache-dir", cache]);
+        for (const m of [cold, coldCache, warm]) if (m.rssKb ?? m.nodeRssKb) rss.push((m.rssKb ?? m.nodeRssKb) as number);
+        rows.push([
+          commits.toLocaleString("en"),
+          String(claimed),
+          `${(repo.commits - repo.oldestClaim.index).toLocaleString("en")} commits`,
+          String(new Set(cold.apiRequests).size),
+          seconds(cold.ms),
+          seconds(coldCache.ms),
+          seconds(warm.ms),
+          /claim index used: (\d+)/.exec(warm.stderr)?.[1] ?? "index not used",
+          `${Math.round(Math.max(...[cold, coldCache, warm].map((m) => m.rssKb ?? m.nodeRssKb ?? 0)) / 1024)} MB`,
+        ]);
+        out(`  ${commits.toLocaleString("en")} commits, ${claimed} claimed: cold ${seconds(cold.ms)}, cold into a cache ${seconds(coldCache.ms)}, warm ${seconds(warm.ms)}`);
+        await rm(join(work, name), { recursive: true, force: true });
+        await rm(cache, { recursive: true, force: true });
+      } finally {
+        await atc.close();
+      }
+    }
+  }
+  out("");
+  out(table(rows));
+  return rss;
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const work = await mkdtemp(join(tmpdir(), "pool-boy-bench-"));
@@ -527,11 +597,14 @@ async function main(): Promise<number> {
     out(`every round (s): ${[cold, coldCache, warmNew, warm].map((r) => `${r.label}: ${r.all.map((ms) => (ms / 1000).toFixed(1)).join(", ")}`).join("; ")}; floor: ${floors.map((f) => (f.total / 1000).toFixed(1)).join(", ")}`);
     out(`peak RSS: ${existsSync(GNU_TIME) ? "GNU time's %M (the largest process: node or one of its git processes; the server's side runs under git daemon)" : "no GNU time here: node's own only"} / node's own (process.resourceUsage)`);
 
+    let scalingRss: number[] = [];
+    if (args.scaling) scalingRss = await scalingTable(args, work, env, server.url, out);
+
     out("");
     const goals: Array<[boolean, string]> = [
       [cold.ms <= FLOOR_FACTOR * floor.total, `status (cold) within ${FLOOR_FACTOR}x the floor: ${seconds(cold.ms)} vs ${FLOOR_FACTOR} x ${seconds(floor.total)} = ${seconds(FLOOR_FACTOR * floor.total)} (${(cold.ms / floor.total).toFixed(2)}x)`],
       [
-        runs.every((r) => (r.rssKb ?? r.nodeRssKb) !== null && (r.rssKb ?? r.nodeRssKb ?? 0) < RSS_LIMIT_MB * 1024),
+        runs.every((r) => (r.rssKb ?? r.nodeRssKb) !== null && (r.rssKb ?? r.nodeRssKb ?? 0) < RSS_LIMIT_MB * 1024) && scalingRss.every((kb) => kb < RSS_LIMIT_MB * 1024),
         `peak memory under ${RSS_LIMIT_MB} MB in every run: the most was ${mb(Math.max(...runs.map((r) => r.rssKb ?? r.nodeRssKb ?? 0)))} (node's own: ${mb(Math.max(...runs.map((r) => r.nodeRssKb ?? 0)))})`,
       ],
       [
