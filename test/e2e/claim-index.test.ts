@@ -36,7 +36,7 @@ function comparable(run: CliRun): unknown {
   const { generatedAt: _g, durationSeconds: _d, api: _a, ...rest } = report as Record<string, unknown>;
   return {
     ...rest,
-    locks: report.locks.map(({ ageSeconds: _age, detail, ...lock }) => ({ ...lock, detail: String(detail).replace(/\d+/g, "N") })),
+    locks: report.locks.map(({ ageSeconds: _age, detail, ...lock }) => ({ ...lock, detail: String(detail).replace(/\b\d+[a-z]+\b( \d+[a-z]+\b)*/g, "T").replace(/\d+/g, "N") })),
   };
 }
 
