@@ -103,8 +103,8 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
   const cleanup = cached ? unlock : () => rm(gitDir, { recursive: true, force: true });
 
   try {
-    // true: an empty repository (a temporary clone, a new or rebuilt cache) that must get the
-    // whole history; false: a cache that only needs what is new.
+    // true: an empty repository (a temporary clone, a new or rebuilt cache); false: a cache that
+    // only needs what is new.
     let empty = true;
     if (cached) {
       empty = await openCache(gitDir, target, repoIdentity(url), log);
@@ -116,8 +116,8 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
     // pack is made, nothing is copied, and no connectivity walk of the whole history runs.
     let source = await localSource(url);
     let head: string | null = null;
-    if (source !== null && empty) {
-      log(`borrowing the objects of ${display} (${branch}) by hard links${cached ? ` into the cache ${gitDir}` : ""}`);
+    if (source !== null) {
+      log(`borrowing the objects of ${display} (${branch}) by hard links${cached ? ` into the cache ${gitDir}${empty ? "" : " (those it lacks)"}` : ""}`);
       head = await borrowBranch(target, source, branch, display, cached);
       if (head === null) source = null;
     }
