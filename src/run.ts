@@ -226,8 +226,8 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         );
       }
       const policies = policiesFor(snapshot.pools.map((p) => p.pool), config.pools);
-      // After a lost race the releases already decided (reused final answers) are written while
-      // the rest is asked; if the answers add nothing, those very commits are pushed.
+      // After a lost race the releases decided without a new answer (final owners of untouched
+      // locks) are written at once, while the rest is asked, and pushed (below).
       let early: { plan: ReleasePlan; commits: Promise<string[]> } | null = null;
       const prepare =
         config.command === "clean" && previous !== null
@@ -247,7 +247,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
           command: config.command,
           repo: safeUrl(config.repo),
           branch: snapshot.branch,
-          head: allCommits[allCommits.length - 1] ?? snapshot.head,
+          head: commits[commits.length - 1] ?? snapshot.head,
           mode: api ? "api" : "timeout-only",
           atcVersion: api?.version ?? null,
           // the locks released by an earlier push of this run are no longer claimed at this head

@@ -217,9 +217,10 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 /**
- * Brings the branch of a local repository into the empty repository `target` without a fetch:
- * reads the branch head (ls-remote), then hard-links the source's packs and loose objects into
- * our own objects directory, and sets the tracking ref.
+ * Brings the branch of a local repository into the repository `target` without a fetch: reads
+ * the branch head (from its ref files), then hard-links the source's packs and loose objects that
+ * `target` lacks into its objects directory, and sets the tracking ref. Used for a new clone, a
+ * warm cache and after a lost push race alike.
  *
  * Hard links, not alternates: our repository then holds its own names for the files, so a gc or
  * repack in the source (which deletes pack files and prunes loose objects) never takes objects
