@@ -605,7 +605,7 @@ async function main(): Promise<number> {
       [cold.ms <= FLOOR_FACTOR * floor.total, `status (cold) within ${FLOOR_FACTOR}x the floor: ${seconds(cold.ms)} vs ${FLOOR_FACTOR} x ${seconds(floor.total)} = ${seconds(FLOOR_FACTOR * floor.total)} (${(cold.ms / floor.total).toFixed(2)}x)`],
       [
         runs.every((r) => (r.rssKb ?? r.nodeRssKb) !== null && (r.rssKb ?? r.nodeRssKb ?? 0) < RSS_LIMIT_MB * 1024) && scalingRss.every((kb) => kb < RSS_LIMIT_MB * 1024),
-        `peak memory under ${RSS_LIMIT_MB} MB in every run: the most was ${mb(Math.max(...runs.map((r) => r.rssKb ?? r.nodeRssKb ?? 0)))} (node's own: ${mb(Math.max(...runs.map((r) => r.nodeRssKb ?? 0)))})`,
+        `peak memory under ${RSS_LIMIT_MB} MB in every run: the most was ${mb(Math.max(...runs.map((r) => r.rssKb ?? r.nodeRssKb ?? 0)))} (node's own: ${mb(Math.max(...runs.map((r) => r.nodeRssKb ?? 0)))})${scalingRss.length ? `; in the scaling runs ${mb(Math.max(...scalingRss))}` : ""}`,
       ],
       [
         runs.every((r) => r.git <= GIT_PROCESS_LIMIT),
