@@ -217,7 +217,7 @@ export async function releaseByHand(
       }
       const policy: PoolPolicy = view.policies.find((p) => p.pool === target.pool) ?? { pool: target.pool, timeoutSeconds: null, keepFailedSeconds: null, releaseTo: null };
       deps.progress(`asking Concourse about ${name}…`);
-      const [judged] = await judgeSnapshot({ ...snapshot, locks: [lock] }, [policy], s.api, config, deps, () => undefined, view.holds);
+      const [judged] = await judgeSnapshot({ ...snapshot, locks: [lock] }, [policy], s.api, config, deps, null, () => undefined, view.holds);
       if (!judged) throw new Error(`${name} was not judged`);
       const h = holdOf(view.holds, target.pool, target.name);
       const decision = decideManualRelease(judged, h, options.force, deps.now());

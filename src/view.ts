@@ -28,7 +28,13 @@ export interface RepoView {
  * then the repository's .pool-boy/config.yaml. "pools": a run over pools (status, clean) needs at
  * least one layer to name some; "all": the commands on one lock and doctor read every pool.
  */
-export async function viewRepo(repo: SyncedRepo, config: Config, mode: "pools" | "all"): Promise<RepoView> {
+export async function viewRepo(
+  repo: SyncedRepo,
+  config: Config,
+  mode: "pools" | "all",
+  /** how the pools are scanned (run.ts: through the claim index and the last round's base) */
+  scan: (pools: string[] | "*") => Promise<RepoSnapshot> = (pools) => scanRepo(repo, pools),
+): Promise<RepoView> {
   const needPools = mode === "pools";
   const controls = await readControls(repo, repo.head);
   const layers: ConfigLayer[] = [];
@@ -43,15 +49,18 @@ export async function viewRepo(repo: SyncedRepo, config: Config, mode: "pools" |
   // No pools named anywhere: every pool, with no timeout. Only the API judges; a lock that only a
   // timeout could judge is kept, with that reason (clean never releases by a guessed age).
   if (needPools && layers.every((l) => l.pools.size === 0)) {
-    const snapshot = await scanRepo(repo, "*");
+    const snapshot = await scan("*");
     const policies = snapshot.pools.map((p) => ({ pool: p.pool, timeoutSeconds: null, unset: true }));
     return { ...holdsOf(controls.holdFiles), snapshot, policies, missingPools: [], warnings: [] };
   }
   // Only --pools: scan just the pools it names, as before; a config file may name pools the
   // repository lacks (a warning, and doctor reports it), so then every pool is read.
   const onlyFlags = needPools && layers.length === 1 && layers[0]?.strict && config.pools.wildcard === undefined;
-  const snapshot = await scanRepo(repo, onlyFlags ? config.pools.named.map((p) => p.pool) : "*");
-  const merged = mergePolicies(snapshot.pools.map((p) => p.pool), layers);
+  const snapshot = await scan(onlyFlags ? config.pools.named.map((p) => p.pool) : "*");
+  // "all": every pool has its settings (a release by hand honours release-to whatever --pools
+  // names); a leading "*" layer that says nothing selects every pool without setting anything.
+  const every: ConfigLayer = { source: "(every pool)", pools: new Map([["*", {}]]), strict: false };
+  const merged = mergePolicies(snapshot.pools.map((p) => p.pool), needPools ? layers : [every, ...layers]);
   const required = merged.required[0];
   if (!needPools) merged.missing.push(...merged.required);
   else if (required)

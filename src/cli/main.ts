@@ -18,7 +18,7 @@ import type { RunResult } from "../core/model.js";
 import type { Result } from "../core/result.js";
 import { keptForNoAccess } from "../decide/access.js";
 import type { Config } from "../decide/config.js";
-import { parseDuration } from "../core/durations.js";
+import { POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
 import { doctor, hold, parseTarget, releaseByHand, unhold, whoRuns } from "../operate.js";
 import { doctorJson, holdJson, releaseJson, renderDoctor, renderHold, renderRelease } from "../report/controls.js";
 
@@ -109,7 +109,7 @@ function addOptions(cmd: Command, options: { hidden?: boolean; exitCode?: boolea
     .option("--api-timeout <duration>", `timeout of each API request, with a unit (10s, 2m), 1s to 1h (default 10s)${env(ENV.apiTimeout)}`)
     .option("--retries <n>", `retries of a failing API request, 0 to 10 (default 3)${env(ENV.retries)}`)
     .option("--cache-dir <dir>", `keep the clone here between runs and only fetch what is new${env(ENV.cacheDir)}`)
-    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile, 1 to 50 (default 5)${env(ENV.maxAttempts)}`)
+    .option("--max-attempts <n>", `clean: judge-and-push rounds when others push meanwhile, 1 to 50 (default 20)${env(ENV.maxAttempts)}`)
     .option("--pushgateway <url>", `push metrics to this Prometheus Pushgateway after the run${env(ENV.pushgateway)}`)
     .option("--metrics-file <file>", `write metrics for node_exporter's textfile collector${env(ENV.metricsFile)}`)
     .option("--summary-file <file>", `write a short plain-text summary for notifications, also when the run fails${env(SUMMARY_FILE_ENV)}`)
@@ -162,6 +162,8 @@ interface Had {
   judged?: RunResult;
   /** the run's one redactor, once the configuration is resolved; until then the patterns alone */
   redactor: Redactor | null;
+  /** --json: the result's document is on stdout already (a later failure adds no second one) */
+  printed?: boolean;
 }
 
 /** The last net over everything written (Redactor.output). */
@@ -237,6 +239,9 @@ async function executeOperator(command: OperatorCommand, lockArg: string | null,
   if (command === "hold" && forText !== undefined && forText !== "") {
     const d = parseDuration(forText);
     if (d === undefined || d === null) throw new PoolBoyError("usage", `--for: "${forText}" is not a duration (use 90m, 8h, 2d)`, "leave --for out to hold until unhold");
+    // A hold is for a while: past a year (and past the dates a Date can hold) means until unhold.
+    if (d > POOL_TIMEOUT_BOUNDS.max)
+      throw new PoolBoyError("usage", `--for: "${forText}" is longer than a year (${formatTimeout(POOL_TIMEOUT_BOUNDS.max)})`, "leave --for out to hold until unhold");
     forSeconds = d;
   }
   const to = flags.to ?? io.env["POOL_BOY_RELEASE_TO"] ?? null;
@@ -290,7 +295,7 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had):
   };
   const warn = (line: string) => {
     clearProgress();
-    io.stderr.write(`pool-boy: warning: ${redactor.output(line)}\n`);
+    io.stderr.write(`pool-boy: warning: ${escapeText(redactor.output(line))}\n`);
   };
 
   const started = Date.now();
@@ -313,6 +318,7 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had):
     }
   }
   writeResult(config, result, io, redactor);
+  had.printed = true;
   const unjudged = unjudgedExit(result, io, redactor);
   // An incomplete judgement (exit 5) is said before what would be released (exit 6).
   if (unjudged !== EXIT.ok) return unjudged;
@@ -460,7 +466,8 @@ export async function main(io: Io): Promise<number> {
       return EXIT.usage;
     }
     const exitCode = printError(error, io, debug, masked(had));
-    if (had.json) writeFailure({ ...errorJson(error), exitCode }, had, io);
+    // a failure after the result was printed (the summary file): stdout keeps its one document
+    if (had.json && !had.printed) writeFailure({ ...errorJson(error), exitCode }, had, io);
     return exitCode;
   }
 }

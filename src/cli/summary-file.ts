@@ -48,14 +48,16 @@ export async function withSummaryFile(
   const path = flag ?? (io.env[SUMMARY_FILE_ENV] || undefined);
   if (!path) return body(() => undefined);
   let result: RunResult | null = null;
+  let code: number;
   try {
-    const code = await body((r) => (result = r));
-    await writeSummaryFile(path, command, result, null);
-    return code;
+    code = await body((r) => (result = r));
   } catch (error) {
     await writeSummaryFile(path, command, result, error).catch((e: unknown) => {
       io.stderr.write(`pool-boy: ${redact(e instanceof Error ? e.message : String(e))}\n`);
     });
     throw error;
   }
+  // after a finished run: its failure is thrown once (not tried again as the run's failure)
+  await writeSummaryFile(path, command, result, null);
+  return code;
 }

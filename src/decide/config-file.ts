@@ -12,7 +12,7 @@
 
 import { LineCounter, parseDocument, isMap, isScalar, type Node, type Pair } from "yaml";
 import type { PoolPolicy } from "../core/model.js";
-import { parseDuration } from "../core/durations.js";
+import { POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
 import type { PoolSelection } from "./config.js";
 import { fail, ok, type Result } from "../core/result.js";
 
@@ -173,6 +173,16 @@ function durationOf(v: Node | null, path: string, where: string, key: "timeout" 
     const forms = key === "timeout" ? "minutes like 90, or 90m, 2h, 1d, never" : "90m, 2h, 1d, or off";
     problems.push(`${where}: ${path}: ${shown} is not a duration (use ${forms})`);
     return undefined;
+  }
+  // The bounds of --pools: a timeout of seconds would take at once every lock nobody vouches for.
+  if (key === "timeout" && seconds !== null) {
+    const { min, max } = POOL_TIMEOUT_BOUNDS;
+    const bound =
+      seconds < min ? `is shorter than the shortest timeout, ${formatTimeout(min)} (a lock nobody vouches for would be taken at once)` : seconds > max ? `is longer than the longest timeout, ${formatTimeout(max)}` : null;
+    if (bound) {
+      problems.push(`${where}: ${path}: "${text}" ${bound}; give ${formatTimeout(min)} to ${formatTimeout(max)}, or never to never release by age`);
+      return undefined;
+    }
   }
   return seconds;
 }

@@ -6,6 +6,7 @@ import type { JudgedLock, RunResult } from "../core/model.js";
 import { shortRef } from "../decide/owner.js";
 import { formatAge } from "../core/durations.js";
 import { summaryLine } from "./table.js";
+import { escapeText } from "../core/escape.js";
 
 export interface SummaryFailure {
   /** what went wrong, already redacted */
@@ -65,5 +66,7 @@ export function renderSummary(input: SummaryInput): string {
   } else if (!failure) {
     out.push(`pool-boy ${input.command}: no result`);
   }
-  return out.join("\n") + "\n";
+  // Repository and API text (lock names, claim and hold text, messages) is shown, never executed:
+  // the file is read on terminals and by notification steps.
+  return out.map(escapeText).join("\n") + "\n";
 }

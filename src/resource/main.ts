@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { resolveConfig, ENV, type Config } from "../decide/config.js";
 import { EXIT, PoolBoyError } from "../core/errors.js";
 import { makeRedactor, safeUrl, type Redactor } from "../core/redact.js";
+import { escapeText } from "../core/escape.js";
 import type { RunResult } from "../core/model.js";
 import { run } from "../run.js";
 import { resultJson } from "../report/json.js";
@@ -200,7 +201,8 @@ export async function resourceMain(op: Operation, io: ResourceIo): Promise<numbe
   // the patterns alone until the request is read
   const masks: Masks = { redactor: makeRedactor({ secrets: [] }) };
   const mask = (text: string) => masks.redactor.output(text);
-  const log = (line: string) => io.stderr.write(`pool-boy: ${mask(inSourceTerms(line))}\n`);
+  // repository and API text (lock names, messages) is shown in the build log, never executed
+  const log = (line: string) => io.stderr.write(`pool-boy: ${escapeText(mask(inSourceTerms(line)))}\n`);
   try {
     const request = parseRequest(io.stdin);
     masks.redactor = sourceRedactor(request);
@@ -216,12 +218,12 @@ export async function resourceMain(op: Operation, io: ResourceIo): Promise<numbe
   } catch (error) {
     if (error instanceof Stop) {
       io.stderr.write(`pool-boy: the resource's configuration has ${error.lines.length === 1 ? "a problem" : `${error.lines.length} problems`}:\n`);
-      for (const line of error.lines) io.stderr.write(`  - ${mask(line)}\n`);
+      for (const line of error.lines) io.stderr.write(`  - ${escapeText(mask(line))}\n`);
       return error.code;
     }
     if (error instanceof PoolBoyError) {
-      for (const line of error.message.split("\n")) io.stderr.write(`pool-boy: ${mask(inSourceTerms(line))}\n`);
-      if (error.hint) io.stderr.write(`  ${mask(inSourceTerms(error.hint))}\n`);
+      for (const line of error.message.split("\n")) io.stderr.write(`pool-boy: ${escapeText(mask(inSourceTerms(line)))}\n`);
+      if (error.hint) io.stderr.write(`  ${escapeText(mask(inSourceTerms(error.hint)))}\n`);
       return error.exitCode;
     }
     const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);

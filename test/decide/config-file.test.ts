@@ -28,6 +28,10 @@ const bad: Array<[name: string, text: string, want: RegExp[]]> = [
   ["unknown top-level key", "pool:\n  aws: 2h\n", [/^c\.yaml:1: pool: unknown key/]],
   ["pools not a mapping", "pools: [aws]\n", [/^c\.yaml:1: pools: must be a mapping/]],
   ["a bad duration", "pools:\n  aws: {timeout: 9x}\n", [/^c\.yaml:2: pools\.aws\.timeout: "9x" is not a duration/]],
+  // the same bounds as --pools: a timeout of 0s would release at once every lock nobody vouches for
+  ["a timeout under a minute", "pools:\n  aws: {timeout: 0s}\n", [/^c\.yaml:2: pools\.aws\.timeout: "0s" is shorter than the shortest timeout, 1m/]],
+  ["a * timeout under a minute", 'pools:\n  "*": 30s\n', [/^c\.yaml:2: pools\.\*: "30s" is shorter than the shortest timeout/]],
+  ["a timeout over a year", "pools:\n  aws: {timeout: 400d}\n", [/^c\.yaml:2: pools\.aws\.timeout: "400d" is longer than the longest timeout/]],
   ["a misspelt setting", "pools:\n  aws:\n    timout: 2h\n", [/^c\.yaml:3: pools\.aws\.timout: unknown setting \(did you mean timeout\?\)/]],
   ["keep-failed never is ambiguous", "pools:\n  aws: {keep-failed: never}\n", [/keep-failed: "never" is ambiguous/]],
   ["release-to itself", "pools:\n  aws: {release-to: aws}\n", [/^c\.yaml:2: pools\.aws\.release-to: "aws" is the pool itself/]],

@@ -194,6 +194,19 @@ for (const [name, repo] of refused) {
   });
 }
 
+test("--pushgateway with credentials is refused like --repo; POOL_BOY_PUSHGATEWAY may hold them", () => {
+  for (const url of ["https://pg:pg-pass-77@pg:9091", "https://pgtoken77@pg:9091"]) {
+    const r = resolve({ ...base, pushgateway: url });
+    assert.equal(r.ok, false, url);
+    const text = r.ok ? "" : r.problems.join("\n");
+    assert.match(text, /--pushgateway: credentials inside the URL are not accepted on the command line/);
+    assert.match(text, /POOL_BOY_PUSHGATEWAY in the environment/);
+    assert.ok(!/pg-pass-77|pgtoken77/.test(text), "the problem does not quote the secret");
+  }
+  const env = resolve(base, { POOL_BOY_PUSHGATEWAY: "https://pg:pg-pass-77@pg:9091" });
+  assert.ok(env.ok, env.ok ? "" : env.problems.join("\n"));
+});
+
 test("every credential seen is in Config.secrets, used or not", () => {
   const r = resolve(
     { ...base, repo: "git@h:o/r.git", concourseUrl: "https://ci", tokenFile: "/t" },

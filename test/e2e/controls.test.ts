@@ -158,6 +158,14 @@ describe("hold and unhold", () => {
     const noReason = await poolBoy(["hold", "aws/env-1"], w.env);
     assert.equal(noReason.code, 2);
     assert.match(noReason.stderr, /--reason is required/);
+    // a --for past the dates a computer can write is bad input, not a crash (exit 1)
+    for (const long of ["99999999999d", "400d"]) {
+      const tooLong = await poolBoy(["hold", "aws/env-1", "--reason", "x", "--for", long, "--json"], w.env);
+      assert.equal(tooLong.code, 2, tooLong.stderr);
+      assert.match(tooLong.stderr, new RegExp(`--for: "${long}" is longer than a year`));
+      assert.doesNotMatch(tooLong.stderr, /unexpected failure|\n\s+at /);
+      JSON.parse(tooLong.stdout);
+    }
     const notHeld = await poolBoy(["unhold", "aws/env-1"], w.env);
     assert.equal(notHeld.code, 2);
     assert.match(notHeld.stderr, /aws\/env-1 is not held/);
@@ -177,6 +185,24 @@ describe("hold and unhold", () => {
     assert.match(JSON.parse(byUser.stdout).hold.by, /^dave@.+/);
     ok(await poolBoy(["unhold", "aws/env-1", "--by", "erin"], w.env), "unhold");
     assert.match((await log(w.repo.path, { max: 1 }))[0]!.message, /Hold lifted by erin/);
+  });
+
+  test("who ran it: the git that reads the identity gets no credential in its environment", async () => {
+    // a git on PATH that records the environment of `git config` and then runs the real git
+    const bin = join(w.repo.root, "spy-bin");
+    const dump = join(w.repo.root, "git-config.env");
+    const real = (await run("sh", ["-c", "command -v git"])).stdout.trim();
+    await run("mkdir", ["-p", bin]);
+    await writeFile(join(bin, "git"), `#!/bin/sh\nif [ "$1" = config ]; then env > "${dump}"; fi\nexec "${real}" "$@"\n`);
+    await chmod(join(bin, "git"), 0o755);
+    const { POOL_BOY_BY: _by, ...noBy } = w.env;
+    const env = { ...noBy, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+    ok(await poolBoy(["hold", "aws/env-1", "--reason", "x"], env), "hold");
+    const seen = await readFile(dump, "utf8");
+    assert.match(seen, /^PATH=/m, "the spy ran");
+    assert.ok(!seen.includes(w.env.CONCOURSE_PASSWORD!), "the Concourse password reached git config's environment");
+    assert.doesNotMatch(seen, /^CONCOURSE_/m);
+    ok(await poolBoy(["unhold", "aws/env-1"], w.env), "unhold");
   });
 
   test("an expired hold no longer keeps the lock, and doctor reports it", async () => {
@@ -380,6 +406,15 @@ describe("the config file and quarantine", () => {
     const [commit] = await log(w.repo.path, { max: 1 });
     assert.deepEqual(commit!.moves, [{ from: "aws/claimed/env-2", to: "aws-dirty/unclaimed/env-2" }]);
     assert.match(commit!.message, /Quarantined: moved to aws-dirty\/unclaimed\//);
+  });
+
+  test("release by hand honours the repository's release-to also when --pools (POOLS) names other pools", async () => {
+    // a scheduled clean's POOLS in the environment must not turn a quarantine into a release in place
+    const r = await poolBoy(["release", "aws/env-1", "--reason", "broken", "--force", "--json"], { ...w.env, POOLS: "gcp:1h" });
+    ok(r, "release with POOLS");
+    assert.equal(JSON.parse(r.stdout).released.to, "aws-dirty/unclaimed/env-1");
+    const [commit] = await log(w.repo.path, { max: 1 });
+    assert.deepEqual(commit!.moves, [{ from: "aws/claimed/env-1", to: "aws-dirty/unclaimed/env-1" }]);
   });
 });
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPoolRepo, type PoolRepo } from "../support/pool-repo.js";
 import { poolBoy, BIN, type CliRun } from "../support/cli.js";
+import { startFakeAtc } from "../support/atc-server.js";
 
 const NO_STACK = /\n\s+at .*:\d+:\d+\)?|EPIPE|Unhandled 'error'/;
 
@@ -318,6 +319,19 @@ describe("text from the repository is shown, not executed", () => {
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /\\x1b\[2Jgone/);
     assert.doesNotMatch(run.stderr, CONTROL);
+  });
+
+  test("a warning naming a team from a claim is escaped on stderr", async () => {
+    await (await repo.claimer()).addClaimed("aws", "team-lock", "x", "ma\x1b[2Jin/app/deploy build 1 adding claimed: team-lock");
+    const atc = await startFakeAtc({ users: [{ username: "pool-boy", password: "warn-secret-99", teams: ["main"] }] });
+    try {
+      const env = { HOME: "/nonexistent", CONCOURSE_BASE_URL: atc.url, CONCOURSE_USERNAME: "pool-boy", CONCOURSE_PASSWORD: "warn-secret-99", POOL_BOY_API_RETRIES: "1" };
+      const run = await poolBoy(["status", "--repo", repo.path, "--pools", "aws:2h"], env);
+      assert.match(run.stderr, /warning: pool-boy is not a member of team ma\\x1b\[2Jin/);
+      assert.doesNotMatch(run.stderr, CONTROL);
+    } finally {
+      await atc.close();
+    }
   });
 });
 

@@ -9,7 +9,7 @@ import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { everyVerdictScenario, DEMO_USER, type Scenario } from "../support/scenario.js";
-import { filesAt } from "../support/pool-repo.js";
+import { createPoolRepo, filesAt, type PoolRepo } from "../support/pool-repo.js";
 import { runResource, output, type ResourceRun } from "../support/resource.js";
 import { CONFIG_FILE_SUPPORTED } from "../../src/resource/source.js";
 
@@ -251,5 +251,39 @@ describe("the Concourse resource", () => {
         assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), `a secret leaked:\n${r.stdout}\n${r.stderr}`);
       }
     }
+  });
+});
+
+describe("the resource and repository text", () => {
+  let repo: PoolRepo | undefined;
+  let tmp: string | undefined;
+  before(async () => {
+    // a lock whose file name carries a terminal escape (clear the screen), claimed by hand long ago
+    repo = await createPoolRepo({ pools: { aws: { unclaimed: ["env-1", "env\x1b[2J"] } }, date: new Date(Date.now() - 48 * 3_600_000) });
+    await (await repo.claimer()).claim("aws", "env\x1b[2J", "by hand \x1b]0;title\x07", new Date(Date.now() - 5 * 3_600_000));
+    tmp = await mkdtemp(join(tmpdir(), "pool-boy-resource-escape-"));
+  });
+  after(async () => {
+    await closeAll(
+      () => repo?.cleanup(),
+      () => tmp && rm(tmp, { recursive: true, force: true }),
+    );
+  });
+
+  test("check and get show lock names escaped on stderr (the build log renders escapes); stdout is one JSON document", async () => {
+    const env = { HOME: join(tmp!, "home"), TMPDIR: tmp!, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: join(tmp!, "nogitconfig") };
+    const source = { uri: repo!.path, pools: "aws:1h" };
+    const check = await runResource("check", { source }, env);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stderr, /env\\x1b\[2J/);
+    assert.doesNotMatch(check.stderr, /\x1b/);
+    const version = output<Version[]>(check)[0];
+    const dir = join(tmp!, "get");
+    const got = await runResource("in", { source, version }, env, { dir });
+    assert.equal(got.code, 0, got.stderr);
+    output<InOut>(got);
+    assert.match(got.stderr, /would release aws\/env\\x1b\[2J/);
+    assert.doesNotMatch(got.stderr, /[\x1b\x07]/);
+    assert.doesNotMatch(await readFile(join(dir, "summary.txt"), "utf8"), /[\x1b\x07]/);
   });
 });

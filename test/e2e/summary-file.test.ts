@@ -61,4 +61,12 @@ describe("--summary-file", () => {
     assert.equal(run.code, 4);
     assert.match(run.stderr, /cannot write the summary file ".*missing\/x\.txt"/);
   });
+
+  test("--json with an unwritable summary file: still one document on stdout, the error said once", async () => {
+    const run = await poolBoy(["status", "--json", "--summary-file", join(dir, "missing", "x.txt")], s.env);
+    assert.equal(run.code, 4, run.stderr);
+    const doc = JSON.parse(run.stdout) as { command: string };
+    assert.equal(doc.command, "status");
+    assert.equal(run.stderr.match(/cannot write the summary file/g)?.length, 1, run.stderr);
+  });
 });

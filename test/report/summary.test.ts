@@ -64,6 +64,9 @@ const cases: Array<[string, ReturnType<typeof renderSummary>, RegExp[], RegExp[]
     [/0 to release, 1 kept \(alive 1\)\.$/m], [/would release/]],
   ["timeout-only and warnings are said", renderSummary({ command: "status", result: result("status", [], { mode: "timeout-only", warnings: [{ code: "repo-credentials", message: "credentials over plain http" }] }), failure: null }),
     [/^no Concourse API configured/m, /^warning: credentials over plain http$/m], []],
+  // repository text (lock names, claim and hold text in details) is shown, never executed by a terminal
+  ["terminal escapes from the repository are shown escaped", renderSummary({ command: "status", result: result("status", [judged("aws", "env\x1b[2J", rel("stale", "held by \x1b]0;pwned\x07x")), judged("gcp", "vm\u202e1", keep("unknown", "odd\rline"))], { warnings: [{ code: "no-access", message: "team \x1b[31mred" }] }), failure: { message: "bad \x1b[8m", hint: "fix \x9b" } }),
+    [/^pool-boy status FAILED: bad \\x1b\[8m$/m, /^would release aws\/env\\x1b\[2J .*held by \\x1b\]0;pwned\\x07x$/m, /^kept gcp\/vm\\u202e1 .*odd\\rline$/m, /^warning: team \\x1b\[31mred$/m, /^fix: fix \\x9b$/m], [/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/]],
 ];
 
 for (const [name, text, must, mustNot] of cases) {
