@@ -83,7 +83,6 @@ describe("the Concourse resource", () => {
     first = versions[0]!;
     assert.equal(first.releasable, "3");
     assert.match(first.set, /^[0-9a-f]{16}$/);
-    // a local path is borrowed (hard links), a URL fetched: either way into the cache
     assert.match(r.stderr, /(fetching|borrowing the objects of) .* into the cache /);
     const caches = await readdir(join(tmp, "pool-boy-resource"));
     assert.equal(caches.filter((c) => !c.endsWith(".lock")).length, 1);
