@@ -27,6 +27,7 @@ import type { OwnerApi } from "./ask.js";
 import type { BuildInfo, BuildRef, BuildResources, BuildVersionRef, InstanceVars, JobInfo, JobInput, JobOutput, JsonValue, Lookup, ResourceVersion, ApiStats } from "../../core/model.js";
 import { BUILD_STATUSES } from "../../core/model.js";
 import { redact } from "../../core/redact.js";
+import { fail, ok, type Result } from "../../core/result.js";
 import { HttpTransport, type HttpAnswer, type HttpResult } from "./http.js";
 import { instanceVarsToQuery } from "../../core/instance-vars.js";
 import { atLeast, checkToken, parseVersion, passwordLogin, type AtcUser, type AtcVersion } from "./login.js";
@@ -122,16 +123,16 @@ function isStatus(value: unknown): value is BuildInfo["status"] {
 }
 
 /** Build JSON (full Build of every version, or the 7.0+ BuildSummary) → BuildInfo, or why not. */
-export function toBuildInfo(raw: unknown): BuildInfo | string {
-  if (!isObject(raw)) return "a build is not a JSON object";
+export function toBuildInfo(raw: unknown): Result<BuildInfo, string> {
+  if (!isObject(raw)) return fail("a build is not a JSON object");
   const { id, name, status, team_name: team } = raw;
-  if (typeof id !== "number" || !Number.isInteger(id)) return "a build has no numeric id";
-  if (typeof name !== "string") return `build ${id} has no name`;
-  if (typeof team !== "string") return `build ${id} has no team_name`;
+  if (typeof id !== "number" || !Number.isInteger(id)) return fail("a build has no numeric id");
+  if (typeof name !== "string") return fail(`build ${id} has no name`);
+  if (typeof team !== "string") return fail(`build ${id} has no team_name`);
   // a seventh status means an API we do not understand: never guess alive or dead
-  if (!isStatus(status)) return `build ${id} has status ${JSON.stringify(status)}, not one of ${BUILD_STATUSES.join(", ")}`;
+  if (!isStatus(status)) return fail(`build ${id} has status ${JSON.stringify(status)}, not one of ${BUILD_STATUSES.join(", ")}`);
   const vars = raw["pipeline_instance_vars"];
-  return {
+  return ok({
     id,
     name,
     status,
@@ -141,7 +142,7 @@ export function toBuildInfo(raw: unknown): BuildInfo | string {
     instanceVars: isObject(vars) && Object.keys(vars).length > 0 ? (vars as InstanceVars) : null,
     startTime: optionalNumber(raw["start_time"]),
     endTime: optionalNumber(raw["end_time"]),
-  };
+  });
 }
 
 function stringList(value: unknown): string[] | null {
@@ -151,67 +152,67 @@ function stringList(value: unknown): string[] | null {
 }
 
 /** A job of the jobs list: 5.x/6.x Job or 7.0+ JobSummary. Only names are kept, never anything else. */
-export function toJobInfo(raw: unknown): JobInfo | string {
-  if (!isObject(raw) || typeof raw["name"] !== "string") return "a job has no name";
+export function toJobInfo(raw: unknown): Result<JobInfo, string> {
+  if (!isObject(raw) || typeof raw["name"] !== "string") return fail("a job has no name");
   const name = raw["name"];
   const rawInputs = list(raw["inputs"]);
   const rawOutputs = list(raw["outputs"]);
-  if (rawInputs === null || rawOutputs === null) return `job ${name}: inputs and outputs must be lists`;
+  if (rawInputs === null || rawOutputs === null) return fail(`job ${name}: inputs and outputs must be lists`);
   const inputs: JobInput[] = [];
   for (const input of rawInputs) {
-    if (!isObject(input) || typeof input["name"] !== "string" || typeof input["resource"] !== "string") return `job ${name}: an input has no name or resource`;
+    if (!isObject(input) || typeof input["name"] !== "string" || typeof input["resource"] !== "string") return fail(`job ${name}: an input has no name or resource`);
     const passed = stringList(input["passed"]);
-    if (passed === null) return `job ${name}: input ${input["name"]} has a passed that is not a list of job names`;
+    if (passed === null) return fail(`job ${name}: input ${input["name"]} has a passed that is not a list of job names`);
     inputs.push({ name: input["name"], resource: input["resource"], passed });
   }
   const outputs: JobOutput[] = [];
   for (const output of rawOutputs) {
-    if (!isObject(output) || typeof output["name"] !== "string" || typeof output["resource"] !== "string") return `job ${name}: an output has no name or resource`;
+    if (!isObject(output) || typeof output["name"] !== "string" || typeof output["resource"] !== "string") return fail(`job ${name}: an output has no name or resource`);
     outputs.push({ name: output["name"], resource: output["resource"] });
   }
-  return { name, paused: raw["paused"] === true, inputs, outputs };
+  return ok({ name, paused: raw["paused"] === true, inputs, outputs });
 }
 
 function versionRef(version: unknown): string | null {
   return isObject(version) && typeof version["ref"] === "string" ? version["ref"] : null;
 }
 
-export function toBuildResources(raw: unknown): BuildResources | string {
-  if (!isObject(raw)) return "build resources are not a JSON object";
-  const pick = (value: unknown, what: string): BuildVersionRef[] | string => {
+export function toBuildResources(raw: unknown): Result<BuildResources, string> {
+  if (!isObject(raw)) return fail("build resources are not a JSON object");
+  const pick = (value: unknown, what: string): Result<BuildVersionRef[], string> => {
     const items = list(value);
-    if (items === null) return `${what} is not a list`;
+    if (items === null) return fail(`${what} is not a list`);
     const out: BuildVersionRef[] = [];
     for (const item of items) {
-      if (!isObject(item) || typeof item["name"] !== "string") return `an entry of ${what} has no name`;
+      if (!isObject(item) || typeof item["name"] !== "string") return fail(`an entry of ${what} has no name`);
       out.push({ name: item["name"], ref: versionRef(item["version"]) });
     }
-    return out;
+    return ok(out);
   };
   const inputs = pick(raw["inputs"], "inputs");
-  if (typeof inputs === "string") return inputs;
+  if (!inputs.ok) return inputs;
   const outputs = pick(raw["outputs"], "outputs");
-  if (typeof outputs === "string") return outputs;
-  return { inputs, outputs };
+  if (!outputs.ok) return outputs;
+  return ok({ inputs: inputs.value, outputs: outputs.value });
 }
 
-export function toResourceVersion(raw: unknown): ResourceVersion | string {
-  if (!isObject(raw) || typeof raw["id"] !== "number" || !Number.isInteger(raw["id"])) return "a resource version has no numeric id";
+export function toResourceVersion(raw: unknown): Result<ResourceVersion, string> {
+  if (!isObject(raw) || typeof raw["id"] !== "number" || !Number.isInteger(raw["id"])) return fail("a resource version has no numeric id");
   const enabled = raw["enabled"];
-  if (enabled !== undefined && typeof enabled !== "boolean") return `resource version ${raw["id"]}: enabled is not true or false`;
-  return { id: raw["id"], ref: versionRef(raw["version"]), enabled: enabled !== false };
+  if (enabled !== undefined && typeof enabled !== "boolean") return fail(`resource version ${raw["id"]}: enabled is not true or false`);
+  return ok({ id: raw["id"], ref: versionRef(raw["version"]), enabled: enabled !== false });
 }
 
-function eachOf<T>(raw: unknown, convert: (item: unknown) => T | string, what: string): T[] | string {
+function eachOf<T>(raw: unknown, convert: (item: unknown) => Result<T, string>, what: string): Result<T[], string> {
   const items = list(raw);
-  if (items === null) return `${what} is not a JSON list`;
+  if (items === null) return fail(`${what} is not a JSON list`);
   const out: T[] = [];
   for (const item of items) {
     const value = convert(item);
-    if (typeof value === "string") return value;
-    out.push(value);
+    if (!value.ok) return value;
+    out.push(value.value);
   }
-  return out;
+  return ok(out);
 }
 
 // ---- paths ---------------------------------------------------------------------------------------
@@ -422,13 +423,13 @@ class AtcApiClient implements AtcClient {
     return { kind: "no-access", status, detail: redact(`${what}: HTTP ${status} ${text}: ${why}`) };
   }
 
-  private async getOne<T>(path: string, what: string, convert: (raw: unknown) => T | string, withLink = false): Promise<Lookup<T> & { link?: string | null }> {
+  private async getOne<T>(path: string, what: string, convert: (raw: unknown) => Result<T, string>, withLink = false): Promise<Lookup<T> & { link?: string | null }> {
     const result = await this.get(path);
     if (result.kind === "failure") return { kind: "transient", detail: redact(`${what}: ${result.detail}`) };
     return this.interpret(result, what, convert, withLink);
   }
 
-  private interpret<T>(answer: HttpAnswer, what: string, convert: (raw: unknown) => T | string, withLink: boolean): Lookup<T> & { link?: string | null } {
+  private interpret<T>(answer: HttpAnswer, what: string, convert: (raw: unknown) => Result<T, string>, withLink: boolean): Lookup<T> & { link?: string | null } {
     const { status } = answer;
     if (status === 200) {
       let raw: unknown;
@@ -437,8 +438,9 @@ class AtcApiClient implements AtcClient {
       } catch {
         return { kind: "transient", detail: redact(`${what}: HTTP 200 but the body is not JSON (is ${this.url} a Concourse API?)`) };
       }
-      const value = convert(raw);
-      if (typeof value === "string") return { kind: "transient", detail: redact(`${what}: unexpected answer: ${value}`) };
+      const converted = convert(raw);
+      if (!converted.ok) return { kind: "transient", detail: redact(`${what}: unexpected answer: ${converted.problems}`) };
+      const value = converted.value;
       return withLink ? { kind: "found", value, link: answer.link } : { kind: "found", value };
     }
     if ((status === 404 || status === 400) && answer.body.trim() !== "") {
