@@ -17,6 +17,7 @@ import { resultJson } from "../report/json.js";
 import { summaryLine } from "../report/table.js";
 import { renderSummary } from "../report/summary.js";
 import { TRANSPORT_ENV } from "../io/git/transport.js";
+import { noAccessSentence } from "../decide/access.js";
 import { inSourceTerms, narrowPools, parseOutParams, sourceSecrets, translateSource } from "./source.js";
 import { EMPTY_VERSION, isResourceVersion, members, releasable, versionOf, type ResourceVersion } from "./version.js";
 
@@ -40,6 +41,19 @@ interface Metadata {
 
 /** Stops the script with a code; the lines are already in the resource's terms. */
 class Stop extends Error {
+  constructor(
+    readonly code: number,
+    readonly lines: string[],
+  ) {
+    super(lines.join("\n"));
+  }
+}
+
+/**
+ * A put that did its work but must fail so that a person notices (locks kept for lack of API
+ * access, like the CLI's exit 5): the lines go to stderr, nothing to stdout.
+ */
+class Failed extends Error {
   constructor(
     readonly code: number,
     readonly lines: string[],
@@ -177,9 +191,17 @@ async function put(request: Record<string, unknown>, dir: string, io: ResourceIo
   void dir;
   await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
   const result = await runOnce(config, setup.env, io, log, masks.redactor);
-  io.stderr.write(masks.redactor.output(renderSummary({ command: result.command, result, failure: null })));
-  const version = versionOf(members(result));
   const dry = params.value.dryRun;
+  io.stderr.write(masks.redactor.output(renderSummary({ command: result.command, result, failure: null })));
+  // Locks kept because Concourse refused to show their builds: the release work is done, but the
+  // step fails (as the CLI exits 5), so that the pipeline's owner sees it and fixes the access.
+  const noAccess = noAccessSentence(result.locks);
+  if (noAccess !== null)
+    throw new Failed(EXIT.noAccess, [
+      `${noAccess}; the step fails so that someone fixes the access (exit ${EXIT.noAccess})`,
+      `${dry ? "nothing was changed (dry run)" : `the rest is done: ${result.released.length} released`}; the warnings above say which user, which team and how to fix it`,
+    ]);
+  const version = versionOf(members(result));
   const metadata: Metadata[] = [
     dry ? { name: "would release", value: String(releasable(result).length) } : { name: "released", value: String(result.released.length) },
     ...lockMetadata(result),
@@ -216,6 +238,10 @@ export async function resourceMain(op: Operation, io: ResourceIo): Promise<numbe
     if (error instanceof Stop) {
       io.stderr.write(`pool-boy: the resource's configuration has ${error.lines.length === 1 ? "a problem" : `${error.lines.length} problems`}:\n`);
       for (const line of error.lines) io.stderr.write(`  - ${escapeText(mask(line))}\n`);
+      return error.code;
+    }
+    if (error instanceof Failed) {
+      for (const line of error.lines) io.stderr.write(`pool-boy: ${escapeText(mask(inSourceTerms(line)))}\n`);
       return error.code;
     }
     if (error instanceof PoolBoyError) {
