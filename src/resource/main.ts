@@ -184,9 +184,10 @@ async function put(request: Record<string, unknown>, dir: string, io: ResourceIo
   if (problems.length > 0 || !setup || !params.ok) throw new Stop(EXIT.usage, problems);
   let { config } = setup;
   if (params.value.pools) {
-    const narrowed = narrowPools(config.pools, params.value.pools);
+    // as the CLI's --only POOL: the source's settings stay, only these pools are judged
+    const narrowed = narrowPools(config.pools, config.configFile, params.value.pools);
     if (!narrowed.ok) throw new Stop(EXIT.usage, narrowed.problems);
-    config = { ...config, pools: narrowed.value };
+    config = { ...config, only: narrowed.value };
   }
   void dir;
   await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
