@@ -3,7 +3,7 @@
 // The Concourse contract: a JSON request on stdin, one JSON document on stdout, everything else
 // (logs, errors) on stderr, exit non-zero on failure, secrets never printed.
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -17,6 +17,7 @@ import { resultJson } from "../report/json.js";
 import { summaryLine } from "../report/table.js";
 import { renderSummary } from "../report/summary.js";
 import { TRANSPORT_ENV } from "../io/git/transport.js";
+import { mkdirs } from "../io/mkdirs.js";
 import { noAccessSentence } from "../decide/access.js";
 import { inSourceTerms, narrowPools, parseOutParams, sourceSecrets, translateSource } from "./source.js";
 import { EMPTY_VERSION, isResourceVersion, members, releasable, versionOf, type ResourceVersion } from "./version.js";
@@ -115,6 +116,16 @@ function configFor(op: Operation, request: Record<string, unknown>, io: Resource
   };
 }
 
+/** The folder of the check cache under $TMPDIR: made once, a clear refusal when it cannot be. */
+async function makeCacheRoot(config: Config, io: ResourceIo): Promise<void> {
+  const tmp = io.env["TMPDIR"] || tmpdir();
+  await mkdirs(join(config.cacheDir ?? "", ".."), {
+    mode: 0o700,
+    given: `TMPDIR ${tmp}`,
+    hint: "the resource keeps its clone under $TMPDIR between checks: run it where TMPDIR is a writable folder",
+  });
+}
+
 function lockMetadata(result: RunResult): Metadata[] {
   const locks = releasable(result);
   const out = locks.slice(0, MAX_LOCKS_IN_METADATA).map((j) => ({ name: `${j.lock.pool}/${j.lock.name}`, value: `${j.verdict.reason}: ${j.verdict.detail}` }));
@@ -133,7 +144,7 @@ function commonMetadata(result: RunResult): Metadata[] {
 
 async function check(request: Record<string, unknown>, io: ResourceIo, log: (line: string) => void, masks: Masks): Promise<unknown> {
   const { config, env } = configFor("check", request, io, false, masks);
-  await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
+  await makeCacheRoot(config, io);
   const result = await runOnce(config, env, io, log, masks.redactor);
   const current = versionOf(members(result));
   const previous = isResourceVersion(request["version"]) ? (request["version"] as ResourceVersion) : null;
@@ -147,13 +158,13 @@ async function check(request: Record<string, unknown>, io: ResourceIo, log: (lin
 
 async function getReport(request: Record<string, unknown>, dir: string, io: ResourceIo, log: (line: string) => void, masks: Masks): Promise<unknown> {
   const { config, env } = configFor("in", request, io, false, masks);
-  await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
+  await makeCacheRoot(config, io);
   const result = await runOnce(config, env, io, log, masks.redactor);
   const current = versionOf(members(result));
   const version = isResourceVersion(request["version"]) ? (request["version"] as ResourceVersion) : current;
   const summary = masks.redactor.output(renderSummary({ command: "status", result, failure: null }));
+  await mkdirs(dir, { given: `the get step's directory ${dir}`, hint: "the get step's directory must be writable by the image's user (uid 10001)" });
   try {
-    await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "status.json"), masks.redactor.output(JSON.stringify(resultJson(result), null, 2)) + "\n");
     await writeFile(join(dir, "summary.txt"), summary);
     await writeFile(join(dir, "version.json"), JSON.stringify(version) + "\n");
@@ -190,7 +201,7 @@ async function put(request: Record<string, unknown>, dir: string, io: ResourceIo
     config = { ...config, only: narrowed.value };
   }
   void dir;
-  await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
+  await makeCacheRoot(config, io);
   const result = await runOnce(config, setup.env, io, log, masks.redactor);
   const dry = params.value.dryRun;
   io.stderr.write(masks.redactor.output(renderSummary({ command: result.command, result, failure: null })));
