@@ -130,7 +130,7 @@ export async function hold(config: Config, target: LockTarget, options: { reason
   return withSession(config, deps, false, (s) =>
     casLoop<HoldResult>(config, s, deps, async (attempts) => {
       // a hold never releases anything: a broken repository config does not stop it
-      const view = await viewRepo(s.repo, config, "all", { brokenRepoConfig: "skip" });
+      const view = await viewRepo(s.repo, config, "all", undefined, { brokenRepoConfig: "skip" });
       const now = deps.now();
       const existing = holdOf(view.holds, target.pool, target.name);
       const decision = decideHold(view.snapshot, target.pool, target.name, existing, now);
@@ -161,7 +161,7 @@ export async function hold(config: Config, target: LockTarget, options: { reason
 export async function unhold(config: Config, target: LockTarget, options: { by: string }, deps: RunDeps): Promise<HoldResult> {
   return withSession(config, deps, false, (s) =>
     casLoop<HoldResult>(config, s, deps, async (attempts) => {
-      const view = await viewRepo(s.repo, config, "all", { brokenRepoConfig: "skip" });
+      const view = await viewRepo(s.repo, config, "all", undefined, { brokenRepoConfig: "skip" });
       const existing = holdOf(view.holds, target.pool, target.name);
       if (!existing)
         throw new PoolBoyError(
@@ -218,7 +218,7 @@ export async function releaseByHand(
       }
       const policy: PoolPolicy = view.policies.find((p) => p.pool === target.pool) ?? { pool: target.pool, timeoutSeconds: null, keepFailedSeconds: null, releaseTo: null };
       deps.progress(`asking Concourse about ${name}…`);
-      const [judged] = await judgeSnapshot({ ...snapshot, locks: [lock] }, [policy], s.api, config, deps, () => undefined, view.holds);
+      const [judged] = await judgeSnapshot({ ...snapshot, locks: [lock] }, [policy], s.api, config, deps, null, () => undefined, view.holds);
       if (!judged) throw new Error(`${name} was not judged`);
       const h = holdOf(view.holds, target.pool, target.name);
       const decision = decideManualRelease(judged, h, options.force, deps.now());
@@ -263,7 +263,7 @@ export interface DoctorResult {
 
 export async function doctor(config: Config, deps: RunDeps): Promise<DoctorResult> {
   return withSession(config, deps, false, async (s) => {
-    const view = await viewRepo(s.repo, config, "all", { brokenRepoConfig: "skip" });
+    const view = await viewRepo(s.repo, config, "all", undefined, { brokenRepoConfig: "skip" });
     const entries = await listTree(s.repo.target, view.snapshot.head);
     const claims = view.snapshot.locks.map((l) => ({ pool: l.pool, name: l.name, claim: l.claim ? parseClaim(l.claim.message, config.team) : null }));
     const findings = diagnose({ entries, claims, holds: view.holds, holdProblems: view.holdProblems, missingPools: view.missingPools, repoConfigProblems: view.repoConfigProblems, now: deps.now() });

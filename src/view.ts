@@ -34,6 +34,8 @@ export async function viewRepo(
   repo: SyncedRepo,
   config: Config,
   mode: "pools" | "all",
+  /** how the pools are scanned (run.ts: through the claim index and the last round's base) */
+  scan: (pools: string[] | "*") => Promise<RepoSnapshot> = (pools) => scanRepo(repo, pools),
   options: { brokenRepoConfig?: "refuse" | "skip" } = {},
 ): Promise<RepoView> {
   const needPools = mode === "pools";
@@ -58,14 +60,14 @@ export async function viewRepo(
   // No pools named anywhere: every pool, with no timeout. Only the API judges; a lock that only a
   // timeout could judge is kept, with that reason (clean never releases by a guessed age).
   if (needPools && layers.every((l) => l.pools.size === 0)) {
-    const snapshot = await scanRepo(repo, "*");
+    const snapshot = await scan("*");
     const policies = snapshot.pools.map((p) => ({ pool: p.pool, timeoutSeconds: null, unset: true }));
     return { ...holdsOf(controls.holdFiles), snapshot, policies, missingPools: [], warnings: [], repoConfigProblems };
   }
   // Only --pools: scan just the pools it names, as before; a config file may name pools the
   // repository lacks (a warning, and doctor reports it), so then every pool is read.
   const onlyFlags = needPools && layers.length === 1 && layers[0]?.strict && config.pools.wildcard === undefined;
-  const snapshot = await scanRepo(repo, onlyFlags ? config.pools.named.map((p) => p.pool) : "*");
+  const snapshot = await scan(onlyFlags ? config.pools.named.map((p) => p.pool) : "*");
   // "all": every pool has its settings (a release by hand honours release-to whatever --pools
   // names); a leading "*" layer that says nothing selects every pool without setting anything.
   const every: ConfigLayer = { source: "(every pool)", pools: new Map([["*", {}]]), strict: false };

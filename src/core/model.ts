@@ -253,7 +253,13 @@ export type ApplyOutcome =
    * pushed them first released those, not this one.
    */
   | { pushed: true; commits: string[]; from: number }
-  | { pushed: false; reason: "non-fast-forward" | "nothing-to-do"; detail: string };
+  | {
+      pushed: false;
+      reason: "non-fast-forward" | "nothing-to-do";
+      detail: string;
+      /** the branch was at these very commits already: another run made and pushed the same release */
+      alreadyThere?: boolean;
+    };
 
 /** Who the Concourse credentials belong to, from the user endpoint: the teams they may read (reference §4). */
 export interface ConcourseUser {

@@ -280,11 +280,14 @@ function parseBool(value: string, name: string, problems: string[]): boolean | u
   return undefined;
 }
 
+/** clean's judge-and-push rounds when others push meanwhile. */
+export const DEFAULT_MAX_ATTEMPTS = 20;
+
 /** The bounds of each count option: outside them a run is useless or floods the API. */
 export const COUNT_BOUNDS = {
   concurrency: { min: 1, max: 256, fallback: 16 },
   retries: { min: 0, max: 10, fallback: 3 },
-  maxAttempts: { min: 1, max: 50, fallback: 5 },
+  maxAttempts: { min: 1, max: 50, fallback: DEFAULT_MAX_ATTEMPTS },
 } as const;
 
 function parseCount(value: string, name: string, bounds: { min: number; max: number }, problems: string[]): number | undefined {
@@ -578,6 +581,7 @@ export function resolveConfig(input: ResolveInput): ResolveResult {
   const team = teamFlag ?? (target?.team || "main");
 
   const [cacheDir] = pick(flags.cacheDir, ENV.cacheDir, "--cache-dir");
+  // A retry round judges only what changed (decide/rejudge.ts), so rounds are short and cheap.
   const [attemptsText, attemptsSource] = pick(flags.maxAttempts, ENV.maxAttempts, "--max-attempts");
   const maxAttempts = counted(attemptsText, attemptsSource, COUNT_BOUNDS.maxAttempts);
 
@@ -673,3 +677,4 @@ export function policiesFor(existing: string[], selection: PoolSelection): PoolP
     .sort()
     .map((pool) => byName.get(pool) ?? (selection.unset ? { pool, timeoutSeconds: null, unset: true } : { pool, timeoutSeconds: wildcard }));
 }
+

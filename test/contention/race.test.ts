@@ -215,7 +215,9 @@ describe("while clean waits on the API about X, X and Y are released in one comm
       const run = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120s"], w.env);
       const report = ok(run, "clean");
       assert.equal(held, 1, "clean asked about X once: the second judgement is about X's new claim");
-      assert.equal(report.attempts, 2, "one refused push, one fresh judgement");
+      // One refused push; then the release already decided (Z: its owner's final answer reused) is
+      // pushed at once, and one more round pushes what the new answers add (V's hand-off re-checked).
+      assert.equal(report.attempts, 3, "one refused push, then two pushes");
       assert.match(run.stderr, /push refused/);
       assert.deepEqual(names(report), ["aws/env-3", "gcp/vm-1"], "X is held by a running build now; Y was released by its owner");
       const x = report.locks.find((l) => `${l.pool}/${l.name}` === X);
@@ -230,6 +232,51 @@ describe("while clean waits on the API about X, X and Y are released in one comm
       const yReleases = history.commits.filter((c) => /unclaiming: .*env-4/.test(c.message));
       assert.equal(yReleases.length, 1, "Y was released once, by its owner");
       assert.ok(history.claimedAtHead.has(X) && history.claimCommitAtHead.get(X) === reclaim, "X is claimed by the running build");
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe("a lost race asks again only what may have changed", () => {
+  test("final owners of untouched locks are reused, running owners and succeeded hand-offs asked again, a new claim judged from scratch", async () => {
+    const w = await makeWorld();
+    try {
+      const other = await w.repo.claimer();
+      let moved = false;
+      w.atc.beforeAnswer = async (path) => {
+        if (!path.endsWith(X_OWNER_PATH) || moved) return;
+        moved = true;
+        // While clean waits on the API, a build claims env-5 and dies: the push is refused.
+        await w.claim("aws", "env-5", { status: "failed" }, other);
+      };
+      const run = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120"], w.env);
+      const report = ok(run, "clean");
+      // Refused once; then X and env-3 (final answers reused) are pushed at once, and one more
+      // round pushes what the new answers add (env-5's dead owner, vm-1's hand-off re-checked).
+      assert.equal(report.attempts, 3, run.stderr);
+      assert.match(run.stderr, /judging again: 5 answer\(s\) reused, 0 hand-off\(s\) and 0 owner\(s\) asked again/);
+      assert.match(run.stderr, /judging again: 2 answer\(s\) reused, 1 hand-off\(s\) and 4 owner\(s\) asked again/);
+      assert.match(run.stderr, /read 1 new commit\(s\); 1 lock\(s\) touched since/);
+      assert.deepEqual(names(report), [...STALE, "aws/env-5"].sort());
+      const count = (suffix: string) => w.atc.requests.filter((r) => (r.path.split("?")[0] ?? "").endsWith(suffix)).length;
+      // Reused: X (failed) and env-3 (aborted); asked: env-1, vm-2 (running), env-4 (a person: no request), env-5 (new).
+      // Builds in the order the world made them: deploy #1 (env-1, running), deploy #2 (X, failed),
+      // one-off 3 (env-3, aborted), provision #1 (vm-1, succeeded), provision #2 (vm-2, running), deploy #3 (env-5).
+      assert.deepEqual(
+        {
+          running: [count("/jobs/deploy/builds/1"), count("/jobs/provision/builds/2")],
+          failed: count(X_OWNER_PATH),
+          aborted: count("/api/v1/builds/3"),
+          succeededOwner: count("/jobs/provision/builds/1"),
+          succeededHandoff: count("/pipelines/infra/jobs"),
+          newClaim: count("/jobs/deploy/builds/3"),
+        },
+        { running: [2, 2], failed: 1, aborted: 1, succeededOwner: 1, succeededHandoff: 2, newClaim: 1 },
+        "requests per lock over both rounds",
+      );
+      const history = await w.history();
+      assert.deepEqual(history.poolBoyMoves.map((m) => `${m.pool}/${m.lock}`).sort(), [...STALE, "aws/env-5"].sort());
     } finally {
       await w.cleanup();
     }

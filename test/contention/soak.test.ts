@@ -15,16 +15,14 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPoolRepo, type Claimer, type PoolRepo } from "../support/pool-repo.js";
+import { createPoolRepo } from "../support/pool-repo.js";
 import { startFakeAtc, type FakeAtc } from "../support/atc-server.js";
-import type { BuildStatus } from "../../src/core/model.js";
 import { json, poolBoy } from "../support/cli.js";
-import { checkHead, checkHistory, installPushLog, type Owner , cliEnv } from "./history.js";
-import { prng } from "../support/prng.js";
+import { checkHead, checkHistory, installPushLog, type Owner, cliEnv } from "./history.js";
+import { claimerLoop, cleanLoop, newClaimerStats, type CleanRun } from "./workload.js";
 
 const SEED = Number(process.env.POOL_BOY_SOAK_SEED ?? 20_240_611);
 const SECONDS = Number(process.env.POOL_BOY_SOAK_SECONDS ?? 20);
@@ -38,154 +36,6 @@ const LOCKS = {
 };
 const POOLS = Object.keys(LOCKS) as Array<keyof typeof LOCKS>;
 const USER = { username: "pool-boy", password: "soak-secret-3", teams: ["main"] };
-const DEATHS: BuildStatus[] = ["failed", "errored", "aborted", "succeeded"];
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function git(repo: PoolRepo, cwd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile("git", args, { cwd, env: repo.env }, (err, stdout, stderr) => (err ? reject(new Error(`git ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout))),
-  );
-}
-
-interface Held {
-  pool: string;
-  lock: string;
-  buildId: number;
-  name: string;
-  oneOff: boolean;
-  sha: string;
-  owner: Owner;
-}
-
-interface Stats {
-  claims: number;
-  claimsLost: number;
-  releases: number;
-  deaths: number;
-  releaseRetries: number;
-}
-
-/** One pool-resource user: claim, hold, then release and succeed, or die holding the lock. */
-async function claimerLoop(index: number, repo: PoolRepo, atc: FakeAtc, owners: Map<string, Owner>, going: () => boolean, violations: string[], stats: Stats): Promise<Held[]> {
-  const c: Claimer = await repo.claimer();
-  const rng = prng(SEED + index);
-  const held: Held[] = [];
-  const job = `claimer-${index}`;
-  const resync = async () => {
-    await git(repo, c.dir, ["fetch", "--quiet", "origin"]);
-    await git(repo, c.dir, ["reset", "--quiet", "--hard", `origin/${repo.branch}`]);
-  };
-  /** The sha of the commit that last touched `path` with `message`, if it is the branch's newest for it. */
-  const landed = async (path: string, message: string): Promise<string | null> => {
-    const out = await git(repo, c.dir, ["log", "-1", "--format=%H%x00%B", `origin/${repo.branch}`, "--", path]);
-    const [sha = "", body = ""] = out.split("\0");
-    return body.trim() === message.trim() && sha ? sha : null;
-  };
-
-  for (let n = 0; going(); n++) {
-    if (held.length < 2 && (held.length === 0 || rng() < 0.5)) {
-      const pool = POOLS[Math.floor(rng() * POOLS.length)] as string;
-      const free = (await readdir(join(c.dir, pool, "unclaimed"))).filter((name) => !name.startsWith(".")).sort();
-      if (free.length === 0) {
-        await resync();
-        await sleep(50 + rng() * 100);
-        continue;
-      }
-      const lock = free[Math.floor(rng() * free.length)] as string;
-      const format = n % 3;
-      const build = format === 2 ? atc.addBuild({ team: "main", pipeline: null, status: "started" }) : atc.addBuild({ team: "main", pipeline: "soak", job, status: "started" });
-      const message =
-        format === 0
-          ? `main/soak/${job} build ${build.name} claiming: ${lock}`
-          : format === 1
-            ? `claiming: ${lock}\nBuild URL: ${atc.url}/teams/main/pipelines/soak/jobs/${job}/builds/${build.name}`
-            : `one-off build ${build.id} claiming: ${lock}`;
-      const owner: Owner = { label: format === 2 ? `one-off #${build.id}` : `${job} #${build.name}`, finishedAt: null };
-      let sha: string | null;
-      try {
-        sha = await c.claim(pool, lock, message);
-      } catch {
-        // Someone else took it first (or the pushes kept losing): the pool-resource gives up too.
-        await resync();
-        sha = await landed(`${pool}/claimed/${lock}`, message);
-      }
-      if (sha === null) {
-        stats.claimsLost++;
-        atc.setStatus(build.id, "errored");
-        continue;
-      }
-      stats.claims++;
-      owners.set(sha, owner);
-      held.push({ pool, lock, buildId: build.id, name: build.name, oneOff: format === 2, sha, owner });
-    } else if (held.length > 0) {
-      const h = held.splice(Math.floor(rng() * held.length), 1)[0] as Held;
-      if (rng() < 0.4) {
-        // The build releases its lock, then succeeds. Its lock must still be claimed: nobody may
-        // have released it while it was running.
-        const message = h.oneOff ? `one-off build ${h.buildId} unclaiming: ${h.lock}` : `main/soak/${job} build ${h.name} unclaiming: ${h.lock}`;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await c.release(h.pool, h.lock, message);
-            break;
-          } catch (err) {
-            await resync();
-            if (await landed(`${h.pool}/unclaimed/${h.lock}`, message)) break;
-            const stillMine = (await git(repo, c.dir, ["log", "-1", "--format=%H", `origin/${repo.branch}`, "--", `${h.pool}/claimed/${h.lock}`])).trim() === h.sha
-              && (await readdir(join(c.dir, h.pool, "claimed"))).includes(h.lock);
-            if (!stillMine) {
-              violations.push(`${h.pool}/${h.lock}, held by the running ${h.owner.label}, was taken away before its release: ${String(err).split("\n")[0]}`);
-              break;
-            }
-            stats.releaseRetries++;
-            if (attempt >= 10) throw err;
-          }
-        }
-        h.owner.finishedAt = Date.now();
-        atc.setStatus(h.buildId, "succeeded");
-        stats.releases++;
-      } else {
-        // The build dies holding the lock (or succeeds with nobody downstream to take it).
-        h.owner.finishedAt = Date.now();
-        atc.setStatus(h.buildId, DEATHS[Math.floor(rng() * DEATHS.length)] as BuildStatus);
-        stats.deaths++;
-      }
-    }
-    await sleep(rng() * 60);
-  }
-  return held;
-}
-
-interface CleanRun {
-  loop: number;
-  code: number;
-  released: string[];
-  commits: string[];
-  attempts: number;
-  refusedTooOften: boolean;
-  stderr: string;
-}
-
-async function cleanLoop(loop: number, env: Record<string, string>, extra: string[], going: () => boolean, runs: CleanRun[]): Promise<void> {
-  while (going()) {
-    const run = await poolBoy(["clean", "--json", "--max-attempts", "20", ...extra], env, { timeoutMs: 120_000 });
-    const refusedTooOften = run.code === 3 && /refused \d+ times/.test(run.stderr);
-    if (run.code === 0) {
-      const report = json(run);
-      runs.push({
-        loop,
-        code: 0,
-        released: (report.released ?? []).map((r) => `${r.pool}/${r.name}`),
-        commits: report.commits ?? [],
-        attempts: report.attempts ?? 1,
-        refusedTooOften,
-        stderr: run.stderr,
-      });
-    } else {
-      runs.push({ loop, code: run.code, released: [], commits: [], attempts: 0, refusedTooOften, stderr: run.stderr });
-    }
-  }
-}
 
 test(`soak: ${CLAIMERS} claimers and two clean loops for ${SECONDS}s (seed ${SEED}), then every commit checked`, { timeout: 240_000 }, async (t) => {
   const repo = await createPoolRepo({ pools: { aws: { unclaimed: LOCKS.aws }, gcp: { unclaimed: LOCKS.gcp } }, date: new Date(Date.now() - 86_400_000) });
@@ -196,16 +46,20 @@ test(`soak: ${CLAIMERS} claimers and two clean loops for ${SECONDS}s (seed ${SEE
     const pushLog = await installPushLog(repo);
     const owners = new Map<string, Owner>();
     const violations: string[] = [];
-    const stats: Stats = { claims: 0, claimsLost: 0, releases: 0, deaths: 0, releaseRetries: 0 };
+    const stats = newClaimerStats();
     const env = cliEnv(repo, atc, USER);
     const runs: CleanRun[] = [];
     const deadline = Date.now() + SECONDS * 1000;
     const hardDeadline = deadline + GRACE_SECONDS * 1000;
     const going = () => Date.now() < deadline || (stats.deaths < MIN_DEATHS && Date.now() < hardDeadline);
     const [heldByClaimers] = await Promise.all([
-      Promise.all(Array.from({ length: CLAIMERS }, (_, i) => claimerLoop(i + 1, repo, atc, owners, going, violations, stats))),
-      cleanLoop(1, env, ["--cache-dir", join(cache, "cache")], going, runs),
-      cleanLoop(2, env, [], going, runs),
+      Promise.all(
+        Array.from({ length: CLAIMERS }, (_, i) =>
+          claimerLoop({ index: i + 1, seed: SEED, repo, atc, pools: POOLS, owners, going, violations, stats, behaviour: "mixed" }),
+        ),
+      ),
+      cleanLoop(1, env, ["--max-attempts", "20", "--cache-dir", join(cache, "cache")], going, runs),
+      cleanLoop(2, env, ["--max-attempts", "20"], going, runs),
     ]);
     const held = heldByClaimers.flat();
 
@@ -213,7 +67,7 @@ test(`soak: ${CLAIMERS} claimers and two clean loops for ${SECONDS}s (seed ${SEE
     const last = await poolBoy(["clean", "--json"], env, { timeoutMs: 120_000 });
     assert.equal(last.code, 0, last.stderr);
     const lastReport = json(last);
-    runs.push({ loop: 0, code: 0, released: (lastReport.released ?? []).map((r) => `${r.pool}/${r.name}`), commits: lastReport.commits ?? [], attempts: lastReport.attempts ?? 1, refusedTooOften: false, stderr: last.stderr });
+    runs.push({ loop: 0, code: 0, released: (lastReport.released ?? []).map((r) => `${r.pool}/${r.name}`), commits: lastReport.commits ?? [], attempts: lastReport.attempts ?? 1, refusedTooOften: false, ms: 0, stderr: last.stderr });
 
     const history = await checkHistory(repo, { locks: LOCKS, owners, pushLog });
     await checkHead(repo, history, LOCKS);

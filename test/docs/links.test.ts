@@ -89,16 +89,14 @@ const OTHER_TOOLS: Record<string, string> = {
   "--variant": "debootstrap",
   "--objects": "git rev-list",
   "--bare": "git clone",
+  "--local": "git clone",
   "--silent": "npm pack",
   "--prefix": "npm install",
-  // not an option yet: docs/resource.md describes the resource's `config`, which goes to a
-  // config-file option that another change adds (the resource refuses it until then)
-  "--config": "pool-boy's planned config file (docs/resource.md)",
 };
 /** Options the docs name because pool-boy refuses them (secrets never come from flags): checked below. */
 const REFUSED = ["--password", "--token"];
 /** `npm run bench -- …`: checked against the benchmark's own list below. */
-const BENCH = ["--commits", "--pools", "--locks", "--claimed", "--latency", "--oldest", "--new", "--repeat", "--seed", "--keep"];
+const BENCH = ["--commits", "--pools", "--locks", "--claimed", "--latency", "--oldest", "--new", "--repeat", "--seed", "--keep", "--contention", "--scaling", "--scaling-commits", "--scaling-claimed"];
 
 async function helpTexts(): Promise<{ listed: Set<string>; text: string }> {
   const top = await poolBoy(["--help"], {});

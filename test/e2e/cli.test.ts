@@ -3,6 +3,10 @@ import assert from "node:assert/strict";
 import { everyVerdictScenario, DEMO_USER, type Scenario } from "../support/scenario.js";
 import { createPoolRepo, log, filesAt } from "../support/pool-repo.js";
 import { poolBoy, json } from "../support/cli.js";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 function verdicts(report: ReturnType<typeof json>): Record<string, string> {
   return Object.fromEntries(report.locks.map((l) => [`${l.pool}/${l.name}`, `${l.verdict}/${l.reason}`]));
@@ -249,18 +253,37 @@ describe("a lost race leads to a fresh judgement", () => {
 
   test("others pushing every time: clean gives up after --max-attempts, exit 3, nothing pushed", async () => {
     const s = await everyVerdictScenario();
+    const dir = await mkdtemp(join(tmpdir(), "pool-boy-always-late-"));
     try {
-      const other = await s.repo.claimer();
-      s.atc.beforeAnswer = async (path) => {
-        if (path.includes("/jobs/deploy/builds/2")) await other.commit({ write: { "aws/unclaimed/.pending-triggers": String(Date.now()) } }, "bookkeeping");
-      };
-      const run = await poolBoy(["clean", "--max-attempts", "2"], s.env);
+      // A git first on PATH that, before each push of pool-boy's, lets someone else push a commit
+      // first (an empty bookkeeping commit): every push of pool-boy's arrives one commit late.
+      const realGit = execFileSync("sh", ["-c", "command -v git"]).toString().trim();
+      const bare = s.repo.path;
+      const branch = s.repo.branch;
+      await writeFile(
+        join(dir, "git"),
+        `#!/bin/sh
+if [ "$1" = "push" ]; then
+  (
+    unset GIT_DIR GIT_CONFIG_COUNT
+    export GIT_DIR='${bare}' GIT_AUTHOR_NAME=other GIT_AUTHOR_EMAIL=other@localhost GIT_COMMITTER_NAME=other GIT_COMMITTER_EMAIL=other@localhost
+    parent=$('${realGit}' rev-parse refs/heads/${branch})
+    commit=$(echo bookkeeping | '${realGit}' commit-tree "$parent^{tree}" -p "$parent")
+    '${realGit}' update-ref refs/heads/${branch} "$commit" "$parent"
+  )
+fi
+exec '${realGit}' "$@"
+`,
+        { mode: 0o755 },
+      );
+      const run = await poolBoy(["clean", "--max-attempts", "2"], { ...s.env, PATH: `${dir}:${process.env.PATH ?? "/usr/bin:/bin"}` });
       assert.equal(run.code, 3, run.stderr);
       assert.match(run.stderr, /refused 2 times/);
       const history = await log(s.repo.path, { max: 5 });
       assert.equal(history.filter((c) => c.author.startsWith("Pool Boy")).length, 0);
     } finally {
       await s.cleanup();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

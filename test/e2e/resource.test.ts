@@ -83,7 +83,7 @@ describe("the Concourse resource", () => {
     first = versions[0]!;
     assert.equal(first.releasable, "3");
     assert.match(first.set, /^[0-9a-f]{16}$/);
-    assert.match(r.stderr, /fetching .* into the cache /);
+    assert.match(r.stderr, /(fetching|borrowing the objects of) .* into the cache /);
     const caches = await readdir(join(tmp, "pool-boy-resource"));
     assert.equal(caches.filter((c) => !c.endsWith(".lock")).length, 1);
   });

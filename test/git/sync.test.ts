@@ -1,12 +1,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { createPoolRepo, type Claimer, type PoolRepo } from "../support/pool-repo.js";
 import { PoolBoyError } from "../../src/core/errors.js";
-import { refresh, syncRepo, type SyncedRepo } from "../../src/io/git/sync.js";
+import { linkObjects, refresh, syncRepo, type SyncedRepo } from "../../src/io/git/sync.js";
 
 // One repository for the whole file, on a branch that is not master; tests that change it each
 // claim locks of their own. A second repository for the test that needs another one.
@@ -237,5 +237,124 @@ test("--cache-dir that cannot be made: a config error naming the path and the fi
       assert.match(err.hint ?? "", /choose a --cache-dir \(POOL_BOY_CACHE_DIR\) in a directory this user can write/);
       return true;
     });
+  }
+});
+
+// ---- local repositories: objects borrowed by hard links, not fetched ----
+
+/** Every object file (packs and loose) of a git directory, by path under objects/, with its inode. */
+async function objectFiles(gitDir: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const objects = join(gitDir, "objects");
+  for (const dir of await readdir(objects)) {
+    if (!/^([0-9a-f]{2}|pack)$/.test(dir)) continue;
+    for (const file of await readdir(join(objects, dir))) {
+      if (dir === "pack" && !/\.(pack|idx)$/.test(file)) continue;
+      out.set(`${dir}/${file}`, (await stat(join(objects, dir, file))).ino);
+    }
+  }
+  return out;
+}
+
+test("a local repository (bare or not) is read without a fetch: its object files are hard links to the source's", async () => {
+  await claimer.claim("alpha", "a").catch(() => undefined);
+  for (const url of [pool.path, claimer.dir]) {
+    const log: string[] = [];
+    const repo = await syncRepo({ url, branch: null, cacheDir: null, env: pool.env, log: (l) => log.push(l) });
+    try {
+      assert.ok(log.some((l) => /borrowing the objects of/.test(l)), log.join("\n"));
+      assert.ok(!log.some((l) => /cloning/.test(l)), log.join("\n"));
+      const source = await objectFiles(url === pool.path ? pool.path : join(claimer.dir, ".git"));
+      const mine = await objectFiles(repo.gitDir);
+      assert.ok(mine.size > 0);
+      assert.deepEqual([...mine.keys()].sort(), [...source.keys()].sort(), "every pack and loose object, nothing else");
+      for (const [file, ino] of mine) assert.equal(ino, source.get(file), `${file} is a hard link`);
+      const fsck = execFileSync("git", ["fsck", "--connectivity-only", "--no-dangling", "--no-progress", repo.head], { env: { ...repo.target.env, GIT_DIR: repo.gitDir } });
+      assert.equal(fsck.toString().trim(), "");
+    } finally {
+      await repo.cleanup();
+    }
+    assert.ok((await objectFiles(url === pool.path ? pool.path : join(claimer.dir, ".git"))).size > 0, "cleanup() left the source alone");
+  }
+});
+
+test("a cache filled by borrowing survives a gc that prunes and repacks the source, then borrows only what it lacks", async () => {
+  const source = await createPoolRepo({ pools: { beta: { unclaimed: ["x", "y", "z"] } } });
+  try {
+    const c = await source.claimer();
+    await c.claim("beta", "x");
+    const cacheDir = join(source.root, "cache");
+    const log: string[] = [];
+    const first = await sync({ from: source, cacheDir, log });
+    assert.ok(log.some((l) => /borrowing the objects of .* into the cache/.test(l)), log.join("\n"));
+    // The source rewrites every object file: all packs replaced, loose objects pruned.
+    execFileSync("git", ["gc", "--quiet", "--prune=now", "--aggressive"], { cwd: source.path, env: source.env });
+    execFileSync("git", ["repack", "-a", "-d", "-f", "--quiet"], { cwd: source.path, env: source.env });
+    execFileSync("git", ["fsck", "--connectivity-only", "--no-dangling", "--no-progress"], { env: { ...source.env, GIT_DIR: cacheDir } });
+    const head = await c.claim("beta", "y");
+    log.length = 0;
+    const second = await sync({ from: source, cacheDir, log });
+    assert.equal(second.head, head);
+    assert.notEqual(second.head, first.head);
+    assert.ok(log.some((l) => /borrowing the objects of .* into the cache .* \(those it lacks\)/.test(l)) && !log.some((l) => /fetching|rebuild/.test(l)), log.join("\n"));
+  } finally {
+    await source.cleanup();
+  }
+});
+
+test("a local repository that borrows objects itself (alternates) is fetched as before", async () => {
+  const source = await createPoolRepo({ pools: { gamma: { unclaimed: ["p"] } } });
+  try {
+    const borrower = join(source.root, "borrower.git");
+    execFileSync("git", ["clone", "--quiet", "--bare", "--shared", source.path, borrower], { env: source.env });
+    const log: string[] = [];
+    const repo = await syncRepo({ url: borrower, branch: null, cacheDir: null, env: source.env, log: (l) => log.push(l) });
+    try {
+      assert.equal(repo.head, await source.head());
+      assert.ok(log.some((l) => /cloning/.test(l)) && !log.some((l) => /borrowing/.test(l)), log.join("\n"));
+    } finally {
+      await repo.cleanup();
+    }
+  } finally {
+    await source.cleanup();
+  }
+});
+
+test("linkObjects: links every pack and loose object once, links nothing more the second time, fails on a missing source", async () => {
+  const source = await createPoolRepo({ pools: { delta: { unclaimed: ["q"] } } });
+  try {
+    const c = await source.claimer();
+    await c.claim("delta", "q");
+    const to = join(source.root, "linked-objects");
+    const result = await linkObjects(join(source.path, "objects"), to);
+    assert.equal(result.passes, 1);
+    assert.equal(result.copied, 0);
+    assert.equal((await objectFiles(source.path)).size, result.files);
+    // Linking again: everything is there already (EEXIST), nothing new.
+    assert.equal((await linkObjects(join(source.path, "objects"), to)).files, 0);
+    await assert.rejects(linkObjects(join(source.root, "nowhere"), join(source.root, "nowhere-to")), /ENOENT/);
+  } finally {
+    await source.cleanup();
+  }
+});
+
+test("a local repository's branch is read from its ref files, loose or packed, without a git process in it", async () => {
+  const source = await createPoolRepo({ pools: { eps: { unclaimed: ["r"] } }, branch: "pools/main" });
+  try {
+    const c = await source.claimer();
+    const head = await c.claim("eps", "r");
+    for (const pack of [false, true]) {
+      if (pack) execFileSync("git", ["pack-refs", "--all", "--prune"], { cwd: source.path, env: source.env });
+      assert.equal(existsSync(join(source.path, "refs", "heads", "pools", "main")), !pack);
+      const repo = await syncRepo({ url: source.path, branch: "pools/main", cacheDir: null, env: source.env });
+      try {
+        assert.equal(repo.head, head, pack ? "packed" : "loose");
+      } finally {
+        await repo.cleanup();
+      }
+    }
+    await assert.rejects(syncRepo({ url: source.path, branch: "nope", cacheDir: null, env: source.env }), isError(/branch "nope" does not exist/));
+  } finally {
+    await source.cleanup();
   }
 });

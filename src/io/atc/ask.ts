@@ -60,14 +60,18 @@ function missing(lookup: Exclude<Lookup<unknown>, { kind: "found" }>, what: stri
   return { kind: "silent", why: `${what} not found: the hand-off cannot be followed`, cause: "handoff-unknown", holder };
 }
 
-export async function askOwner(api: OwnerApi | null, lock: ClaimedLock, claim: ParsedClaim | null): Promise<OwnerState> {
+/**
+ * known: the claiming build's state when it is known already to have succeeded (from an earlier
+ * round of the same run: a final state does not change); then only the hand-off is asked.
+ */
+export async function askOwner(api: OwnerApi | null, lock: ClaimedLock, claim: ParsedClaim | null, known?: BuildState & { ref: JobBuildRef }): Promise<OwnerState> {
   const owner = claim?.owner ?? null;
   if (owner === null) return NO_OWNER;
   if (api === null) return NO_API;
   // another Concourse's build is never asked of this one
   const foreign = foreignConcourse(claim?.concourse, api.hosts);
   if (foreign !== null) return api.externalUrlKnown ? foreignOwner(foreign, api.url) : unsureConcourse(foreign, api.url);
-  const step = ownerFromLookup(owner, await lookupOwner(api, owner));
+  const step = known && known.status === "succeeded" ? { followHandoff: known } : ownerFromLookup(owner, await lookupOwner(api, owner));
   if ("done" in step) return step.done;
 
   const claimer = step.followHandoff;

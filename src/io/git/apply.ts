@@ -26,14 +26,23 @@ const MARKS_FILE = "pool-boy-release-";
 // other [remote rejected] (a hook, branch protection, permissions) will not go away by retrying.
 const REMOTE_RACE = /cannot lock ref|failed to (update|lock) ref|incorrect old value|is at [0-9a-f]+ but expected|fetch first|non-fast-forward|stale info|reference already exists/i;
 
-export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan): Promise<ApplyOutcome> {
+/** tree: the base's tree as the scan read it (saves reading it again); read here when absent or of another commit. */
+export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan, tree?: { commit: string; entries: TreeEntry[] }): Promise<ApplyOutcome> {
   if (plan.moves.length === 0) return { pushed: false, reason: "nothing-to-do", detail: "no lock to release" };
+  return pushRelease(repo, plan, await writeRelease(repo, plan, tree));
+}
+
+/**
+ * The first half of applyRelease: checks the plan against its base and writes its commits (local
+ * objects only, no ref moves). Returns the commits in order.
+ */
+export async function writeRelease(repo: SyncedRepo, plan: ReleasePlan, tree?: { commit: string; entries: TreeEntry[] }): Promise<string[]> {
+  if (plan.moves.length === 0) return [];
   // A plan made on another head or branch is a bug in the caller, not a state of the world.
   if (plan.base !== repo.head) throw new Error(`release plan is based on ${plan.base}, but the synced head is ${repo.head}`);
   if (plan.branch !== repo.branch) throw new Error(`release plan is for branch ${plan.branch}, but ${repo.branch} was synced`);
-
-  const sources = await checkPlan(repo, plan);
-  const commits = await writeCommits(
+  const sources = await checkPlan(repo, plan, tree?.commit === plan.base ? tree.entries : undefined);
+  return writeCommits(
     repo,
     plan.base,
     plan.moves.map((move, i) => {
@@ -46,6 +55,13 @@ export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan): Promise
       return { message: move.message, changes };
     }),
   );
+}
+
+/** The second half: pushes the commits writeRelease wrote for this very plan (a fast-forward from its base, or nothing). */
+export async function pushRelease(repo: SyncedRepo, plan: ReleasePlan, commits: string[]): Promise<ApplyOutcome> {
+  if (plan.moves.length === 0 || commits.length === 0) return { pushed: false, reason: "nothing-to-do", detail: "no lock to release" };
+  if (plan.base !== repo.head) throw new Error(`release plan is based on ${plan.base}, but the synced head is ${repo.head}`);
+  if (commits.length !== plan.moves.length) throw new Error(`${commits.length} commits for a plan of ${plan.moves.length} moves`);
   const tip = commits[commits.length - 1] as string;
   const outcome = await push(repo, plan.branch, tip);
   if ("pushed" in outcome) return outcome;
@@ -57,10 +73,10 @@ export async function applyRelease(repo: SyncedRepo, plan: ReleasePlan): Promise
 }
 
 /** The blob each move takes along, after checking every move against the base tree. */
-async function checkPlan(repo: SyncedRepo, plan: ReleasePlan): Promise<TreeEntry[]> {
+async function checkPlan(repo: SyncedRepo, plan: ReleasePlan, known?: TreeEntry[]): Promise<TreeEntry[]> {
   let entries: TreeEntry[];
   try {
-    entries = await listTree(repo.target, plan.base);
+    entries = known ?? (await listTree(repo.target, plan.base));
   } catch (err) {
     throw gitFailure(repo, `cannot read ${plan.base.slice(0, 12)}`, err, "run again");
   }
@@ -222,7 +238,7 @@ async function push(repo: SyncedRepo, branch: string, tip: string): Promise<Appl
     // "=": the branch was at our tip already. Another run wrote the very same commits (same base,
     // same plan, same second) and pushed them first: they are its releases, not ours to report.
     if (/^=\t/m.test(result.stdout.toString("utf8"))) {
-      return { pushed: false, reason: "non-fast-forward", detail: `${branch} already had these exact commits: another run pushed the same release first` };
+      return { pushed: false, reason: "non-fast-forward", detail: `${branch} already had these exact commits: another run pushed the same release first`, alreadyThere: true };
     }
     // " \tSRC:DST\tOLD..NEW" for a fast-forward.
     const range = /^ \t[^\t]*\t([0-9a-f]{4,})\.\.[0-9a-f]{4,}/m.exec(result.stdout.toString("utf8"));

@@ -31,10 +31,54 @@ export interface ScanStats {
   stoppedEarly: boolean;
   /** claimed locks whose claim commit was looked for */
   searched: number;
+  /** with a base: "range" when only base..head was walked (plus a full walk for what the base lacked, if anything); "full" otherwise */
+  walk?: "range" | "full";
+  /** with a base: why the base could not be used */
+  fallback?: string;
 }
 
 export interface ScanOptions {
   onStats?: (stats: ScanStats) => void;
+}
+
+/** What the scan found for one lock path at some head: its claim commit (null: none) and the edits after it. */
+export interface KnownClaim {
+  claim: ClaimCommit | null;
+  /** newest first */
+  edits: readonly ClaimEdit[];
+}
+
+/**
+ * The claim commits known at an older head of the same branch: `claims` maps a lock path
+ * (POOL/claimed/NAME) to what the scan found for it there. Every lock claimed at `head` should
+ * have an entry; one without is looked for in the whole history.
+ */
+export interface ClaimBase {
+  head: string;
+  claims: ReadonlyMap<string, KnownClaim>;
+  /** the pools scanned at head (sorted); when given and not the pools of this scan, the base is not used */
+  pools?: readonly string[];
+}
+
+/** The base a snapshot makes for a later scan of the same branch. */
+export function baseOf(snapshot: RepoSnapshot): ClaimBase {
+  return {
+    head: snapshot.head,
+    claims: new Map(snapshot.locks.map((l) => [l.path, { claim: l.claim, edits: l.editedAfterClaim }])),
+    pools: snapshot.pools.map((p) => p.pool),
+  };
+}
+
+export interface ScanSince {
+  snapshot: RepoSnapshot;
+  /**
+   * lock paths (POOL/claimed/NAME) whose claimed/ or unclaimed/ path some commit of base..head
+   * touched; null when the base could not be used (everything counts as new)
+   */
+  touched: Set<string> | null;
+  stats: ScanStats;
+  /** every entry of the head's tree (what a release checks its plan against) */
+  tree: { commit: string; entries: TreeEntry[] };
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -69,6 +113,183 @@ export async function listTree(target: GitTarget, commit: string): Promise<TreeE
 }
 
 export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options: ScanOptions = {}): Promise<RepoSnapshot> {
+  const { snapshot, stats } = await scanSince(repo, pools, null);
+  options.onStats?.(stats);
+  return snapshot;
+}
+
+interface TreeState {
+  names: string[];
+  inventories: PoolInventory[];
+  locks: ClaimedLock[];
+  /** lock path → the locks whose claim commit is wanted (files, not subdirectories) */
+  wanted: Map<string, ClaimedLock[]>;
+  entries: TreeEntry[];
+}
+
+/**
+ * The scan, reusing the claim commits of an older head (`base`) when it can: when the base head
+ * is an ancestor of the head by a linear run of commits (no merge), only base..head is walked,
+ * and a lock that no commit of that range touched keeps the base's claim commit. The result is
+ * the one a full walk gives. Otherwise (no base, a force-push, a merge in between, a base head
+ * that is not there) the whole history is walked, as without a base.
+ */
+export async function scanSince(repo: SyncedRepo, pools: string[] | "*", base: ClaimBase | null): Promise<ScanSince> {
+  const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: 0, ...(base !== null ? { walk: "full" as const } : {}) };
+  // The tree and the walk of base..head are two processes run side by side (after a lost push
+  // race every millisecond before the next push counts). The range walk reads every path (the
+  // pools are known only from the tree), the parents (a linear run on top of the base or not),
+  // and at most RANGE_AHEAD commits, so that a force-push costs no full walk in vain.
+  const rangeStats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: 0 };
+  const sameHead = base !== null && base.head === repo.head;
+  const chain: Array<[string, string[]]> = [];
+  const walkRange = (limit: number | null) => {
+    chain.length = 0;
+    return walkLog(
+      repo,
+      [...(limit === null ? [] : [`--max-count=${limit}`]), `${base?.head}..${repo.head}`],
+      [],
+      () => true,
+      rangeStats,
+      (path) => touchedPaths.add(path),
+      (sha, parents) => chain.push([sha, parents]),
+    );
+  };
+  const touchedPaths = new Set<string>();
+  const early = base !== null && !sameHead && SHA.test(base.head) ? walkRange(RANGE_AHEAD) : null;
+  early?.catch(() => undefined);
+  // Linear or not, the range walk tells by itself (no other process) unless it was cut short.
+  const linearity = async (): Promise<string | null> => {
+    if (base === null) return "no base";
+    if (sameHead) return null;
+    if (early === null) return linearSince(repo, base.head);
+    try {
+      await early;
+    } catch {
+      return linearSince(repo, base.head);
+    }
+    const told = chainProblem(chain, base.head, repo.head);
+    return told === "unknown" ? linearSince(repo, base.head) : told;
+  };
+  const [tree, usable] = await Promise.all([readTree(repo, pools), linearity()]);
+  const { names, inventories, locks, wanted, entries } = tree;
+  stats.searched = wanted.size;
+  let touched: Set<string> | null = null;
+  const found = new Map<string, KnownClaim>();
+  const samePools = base?.pools === undefined || [...names].sort(byCodeUnit).join("\0") === [...base.pools].sort(byCodeUnit).join("\0");
+  const problem = usable ?? (samePools ? null : "the pool set changed");
+  if (base !== null && problem === null) {
+    stats.walk = "range";
+    let range: Awaited<ReturnType<typeof walkLog>> = { claims: new Map(), edits: new Map() };
+    if (!sameHead && early !== null) {
+      range = await early;
+      if (rangeStats.commitsRead >= RANGE_AHEAD) {
+        // A long range: read it whole now that it is known to be linear.
+        touchedPaths.clear();
+        rangeStats.commitsRead = 0;
+        range = await walkRange(null);
+      }
+    }
+    stats.commitsRead += rangeStats.commitsRead;
+    touched = new Set();
+    for (const path of touchedPaths) {
+      const at = lockPathOf(path, names);
+      if (at) touched.add(at);
+    }
+    const missing = new Set<string>();
+    for (const path of wanted.keys()) {
+      const edits = range.edits.get(path) ?? [];
+      const claim = range.claims.get(path);
+      // Claimed again in the range: that claim, and the range's edits newer than it.
+      if (claim) {
+        found.set(path, { claim, edits });
+        continue;
+      }
+      // Not claimed again: the base's claim; edits in the range come on top of the base's.
+      const known = base.claims.get(path);
+      if (known === undefined) missing.add(path);
+      else found.set(path, { claim: known.claim, edits: [...edits, ...known.edits] });
+    }
+    if (missing.size > 0) {
+      const more = await walkLog(repo, [repo.head], pathspecs(names, false), missing, stats);
+      for (const path of missing) found.set(path, { claim: more.claims.get(path) ?? null, edits: more.edits.get(path) ?? [] });
+    }
+  } else {
+    if (early !== null) await early.catch(() => undefined);
+    if (base !== null) stats.fallback = problem ?? undefined;
+    if (wanted.size > 0) {
+      const all = await walkLog(repo, [repo.head], pathspecs(names, false), new Set(wanted.keys()), stats);
+      for (const path of wanted.keys()) found.set(path, { claim: all.claims.get(path) ?? null, edits: all.edits.get(path) ?? [] });
+    }
+  }
+  // Edits seen before (newer than) the claim; without a claim, every edit seen is newer than it.
+  for (const [path, known] of found) {
+    for (const lock of wanted.get(path) ?? []) {
+      lock.claim = known.claim;
+      lock.editedAfterClaim = [...known.edits];
+    }
+  }
+  return { snapshot: { branch: repo.branch, head: repo.head, pools: inventories, locks }, touched, stats, tree: { commit: repo.head, entries } };
+}
+
+const SHA = /^[0-9a-f]{40,64}$/;
+/** The most commits of base..head read before it is known to be a linear run on top of the base. */
+const RANGE_AHEAD = 2000;
+
+/**
+ * What the range walk's commits (newest first, with their parents) say of base..head: null when
+ * they are a linear run on top of base, why not, or "unknown" when the walk was cut short before
+ * it could tell.
+ */
+export function chainProblem(chain: ReadonlyArray<readonly [string, readonly string[]]>, base: string, head: string): string | null | "unknown" {
+  if (chain.length === 0) return `the branch went back from ${base.slice(0, 12)}`;
+  if (chain[0]?.[0] !== head) return "unknown";
+  for (let i = 0; i < chain.length; i++) {
+    const [sha, parents] = chain[i] as readonly [string, readonly string[]];
+    if (parents.length !== 1) return `base..head holds a merge or a root commit (${sha.slice(0, 12)})`;
+    const next = chain[i + 1]?.[0];
+    if (next === undefined) return parents[0] === base ? null : chain.length >= RANGE_AHEAD ? "unknown" : `${base.slice(0, 12)} is no longer an ancestor of the head (a force-push)`;
+    if (parents[0] !== next) return "unknown";
+  }
+  return "unknown";
+}
+
+/** Why base..head is not a linear run of commits on top of base (a force-push, a merge…), or null when it is. */
+async function linearSince(repo: SyncedRepo, base: string): Promise<string | null> {
+  if (base === repo.head) return null;
+  if (!SHA.test(base)) return "the base is not a commit id";
+  let out: string;
+  try {
+    out = (await runGit(repo.target, ["rev-list", "--parents", `${base}..${repo.head}`, "--"])).stdout.toString("latin1");
+  } catch {
+    return `the base ${base.slice(0, 12)} is not in the repository`;
+  }
+  const lines = out.split("\n").filter(Boolean);
+  if (lines.length === 0) return `the branch went back from ${base.slice(0, 12)}`;
+  for (const line of lines) if (line.split(" ").length !== 2) return `base..head holds a merge or a root commit (${line.slice(0, 12)})`;
+  const oldest = (lines[lines.length - 1] ?? "").split(" ")[1];
+  return oldest === base ? null : `${base.slice(0, 12)} is no longer an ancestor of the head (a force-push)`;
+}
+
+function pathspecs(pools: string[], withUnclaimed: boolean): string[] {
+  return pools.flatMap((pool) => [`:(literal)${pool}/claimed/`, ...(withUnclaimed ? [`:(literal)${pool}/unclaimed/`] : [])]);
+}
+
+/** POOL/claimed/NAME for a path POOL/claimed/NAME or POOL/unclaimed/NAME of one of the pools, else null. */
+function lockPathOf(path: string, pools: string[]): string | null {
+  for (const pool of pools) {
+    for (const side of ["claimed/", "unclaimed/"]) {
+      const prefix = `${pool}/${side}`;
+      if (!path.startsWith(prefix)) continue;
+      const name = path.slice(prefix.length);
+      if (name === "" || name.includes("/")) return null;
+      return `${pool}/claimed/${name}`;
+    }
+  }
+  return null;
+}
+
+async function readTree(repo: SyncedRepo, pools: string[] | "*"): Promise<TreeState> {
   let entries: TreeEntry[];
   try {
     entries = await listTree(repo.target, repo.head);
@@ -138,15 +359,7 @@ export async function scanRepo(repo: SyncedRepo, pools: string[] | "*", options:
     if (byPath.get(lock.path)?.type === "tree") continue;
     wanted.set(lock.path, [...(wanted.get(lock.path) ?? []), lock]);
   }
-  const stats: ScanStats = { commitsRead: 0, stoppedEarly: false, searched: wanted.size };
-  if (wanted.size > 0) {
-    const { claims, edits } = await findClaims(repo, names, new Set(wanted.keys()), stats);
-    for (const [path, claim] of claims) for (const lock of wanted.get(path) ?? []) lock.claim = claim;
-    // Edits seen before (newer than) the claim; without a claim, every edit seen is newer than it.
-    for (const [path, list] of edits) for (const lock of wanted.get(path) ?? []) lock.editedAfterClaim = [...list];
-  }
-  options.onStats?.(stats);
-  return { branch: repo.branch, head: repo.head, pools: inventories, locks };
+  return { names, inventories, locks, wanted, entries };
 }
 
 function byCodeUnit(a: string, b: string): number {
@@ -184,6 +397,9 @@ function lockProblem(entry: TreeEntry, alsoUnclaimed: boolean): string | null {
 // from a status letter (which is a single letter), and a path is always read right after its status.
 const MARKER = "@pool-boy@";
 const FORMAT = `${MARKER}%x00%H%x00%ct%x00%B%x00`;
+// The range walk (no pathspec, so no history simplification: %P are the true parents) also reads
+// the parents, to tell a linear run of commits on top of the base without another process.
+const FORMAT_WITH_PARENTS = `${MARKER}%x00%H%x00%P%x00%ct%x00%B%x00`;
 
 /**
  * Walk the history once, newest first, and return for each wanted path the newest commit that
@@ -203,11 +419,19 @@ const FORMAT = `${MARKER}%x00%H%x00%ct%x00%B%x00`;
  * The log is a raw spawn, not simple-git: simple-git buffers the whole output until the process
  * ends, while this must be read as it comes and stopped early.
  */
-async function findClaims(
+/**
+ * wanted: the paths whose claim commit is looked for; the walk stops once all are found. A
+ * predicate instead: read the whole range and return the claim commit of every path it accepts
+ * (used for a short range); onPath sees every path of every commit read.
+ */
+async function walkLog(
   repo: SyncedRepo,
-  pools: string[],
-  wanted: Set<string>,
+  revs: string[],
+  paths: string[],
+  wanted: Set<string> | ((path: string) => boolean),
   stats: ScanStats,
+  onPath?: (path: string) => void,
+  onCommit?: (sha: string, parents: string[]) => void,
 ): Promise<{ claims: Map<string, ClaimCommit>; edits: Map<string, ClaimEdit[]> }> {
   const args = [
     "log",
@@ -220,27 +444,28 @@ async function findClaims(
     "--no-show-signature",
     "--no-notes",
     "--encoding=UTF-8",
-    `--format=${FORMAT}`,
-    repo.head,
+    `--format=${onCommit ? FORMAT_WITH_PARENTS : FORMAT}`,
+    ...revs,
     "--",
-    ...pools.map((pool) => `:(literal)${pool}/claimed/`),
+    ...paths,
   ];
   const child = spawnGit(repo.target, args);
   const found = new Map<string, ClaimCommit>();
   const edits = new Map<string, ClaimEdit[]>();
   const parser = new LogParser((commit, status, path) => {
-    if (!wanted.has(path) || found.has(path)) return false;
-    if (status === "A") {
+    onPath?.(path);
+    if (!(typeof wanted === "function" ? wanted(path) : wanted.has(path)) || found.has(path)) return false;
+    if (isClaimEvent(status)) {
       // moved in from unclaimed/ or added: the claim
       found.set(path, commit);
-    } else if (status === "M" || status === "T") {
+    } else if (isEditEvent(status)) {
       // edited in place (content, mode or type) after the claim: reported, never the claim
       const list = edits.get(path) ?? [];
       list.push({ sha: commit.sha, committedAt: commit.committedAt });
       edits.set(path, list);
     }
-    return found.size === wanted.size;
-  });
+    return typeof wanted !== "function" && found.size === wanted.size;
+  }, onCommit);
   return new Promise((resolve, reject) => {
     let stopped = false;
     const err: Buffer[] = [];
@@ -256,7 +481,7 @@ async function findClaims(
     });
     child.on("error", (e) => reject(historyError(repo, e)));
     child.on("close", (code) => {
-      stats.commitsRead = parser.commits;
+      stats.commitsRead += parser.commits;
       if (!stopped && code !== 0) {
         const stderr = (repo.target.mask ?? redact)(Buffer.concat(err).toString("utf8"));
         reject(historyError(repo, new GitCommandError(args, code, stderr)));
@@ -265,6 +490,15 @@ async function findClaims(
       resolve({ claims: found, edits });
     });
   });
+}
+
+/** A log entry that moved or added the file there: the claim rule's one place (M and T are edits). */
+function isClaimEvent(status: string): boolean {
+  return status === "A";
+}
+
+function isEditEvent(status: string): boolean {
+  return status === "M" || status === "T";
 }
 
 function stop(child: ChildProcessWithoutNullStreams): void {
@@ -294,14 +528,18 @@ type Entry = (commit: ClaimCommit, status: string, path: string) => boolean;
 class LogParser {
   commits = 0;
   private rest: Buffer = Buffer.alloc(0);
-  private state: "seek" | "sha" | "date" | "message" | "entries" | "path" = "seek";
+  private state: "seek" | "sha" | "parents" | "date" | "message" | "entries" | "path" = "seek";
   private sha = "";
   private date = 0;
   private commit: ClaimCommit | null = null;
   private status = "";
   private pathsLeft = 0;
 
-  constructor(private readonly onEntry: Entry) {}
+  constructor(
+    private readonly onEntry: Entry,
+    /** when given, the format has %P after %H */
+    private readonly onCommit?: (sha: string, parents: string[]) => void,
+  ) {}
 
   /** Feed a chunk; true once onEntry has said it has all it wants. */
   push(chunk: Buffer): boolean {
@@ -322,6 +560,10 @@ class LogParser {
     switch (this.state) {
       case "sha":
         this.sha = bytes.toString("latin1");
+        this.state = this.onCommit ? "parents" : "date";
+        return false;
+      case "parents":
+        this.onCommit?.(this.sha, bytes.toString("latin1").split(" ").filter(Boolean));
         this.state = "date";
         return false;
       case "date":

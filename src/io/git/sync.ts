@@ -8,7 +8,7 @@
 // GIT_CONFIG_COUNT/KEY/VALUE variables. The cache remembers only the URL without credentials,
 // to recognise the repository it holds.
 
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { mkdirs } from "../mkdirs.js";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -47,6 +47,10 @@ export interface SyncedRepo {
   readonly target: GitTarget;
   /** true when gitDir is a cache kept between runs */
   readonly cached: boolean;
+  /** the repository's URL without credentials: what identifies it in a cache */
+  readonly identity: string;
+  /** a local repository whose objects are borrowed (hard links) instead of fetched, or null */
+  readonly borrowed: LocalSource | null;
   /** removes a temporary clone; leaves a cache in place */
   cleanup(): Promise<void>;
 }
@@ -104,24 +108,43 @@ export async function syncRepo(options: SyncOptions): Promise<SyncedRepo> {
   const cleanup = cached ? unlock : () => rm(gitDir, { recursive: true, force: true });
 
   try {
+    // true: an empty repository (a temporary clone, a new or rebuilt cache); false: a cache that
+    // only needs what is new.
+    let empty = true;
     if (cached) {
-      await openCache(gitDir, target, repoIdentity(url), log);
+      empty = await openCache(gitDir, target, repoIdentity(url), log);
     } else {
       await initBare(target, null);
     }
     const branch = wanted ?? (await defaultBranch(target, display));
-    log(cached ? `fetching ${display} (${branch}) into the cache ${gitDir}` : `cloning ${display} (${branch})`);
-    const head = await fetchBranch(target, branch, display, cached);
-    return { display, branch, head, gitDir, target, cached, cleanup };
+    // A local repository's objects are borrowed (hard links), not sent through upload-pack: no
+    // pack is made, nothing is copied, and no connectivity walk of the whole history runs.
+    let source = await localSource(url);
+    let head: string | null = null;
+    if (source !== null) {
+      log(`borrowing the objects of ${display} (${branch}) by hard links${cached ? ` into the cache ${gitDir}${empty ? "" : " (those it lacks)"}` : ""}`);
+      head = await borrowBranch(target, source, branch, display, cached);
+      if (head === null) source = null;
+    }
+    if (head === null) {
+      log(cached ? `fetching ${display} (${branch}) into the cache ${gitDir}` : `cloning ${display} (${branch})`);
+      head = await fetchBranch(target, branch, display, cached);
+    }
+    return { display, branch, head, gitDir, target, cached, identity: repoIdentity(url), borrowed: source, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
   }
 }
 
-/** Fetch the branch again (after a lost push race); returns and records the new head. */
+/**
+ * Fetch the branch again (after a lost push race); returns and records the new head. A local
+ * repository's new objects are borrowed like the first ones: a lost race is followed by another
+ * push as soon as possible, and a fetch through upload-pack is the slowest part of the round.
+ */
 export async function refresh(repo: SyncedRepo): Promise<string> {
-  repo.head = await fetchBranch(repo.target, repo.branch, repo.display, repo.cached);
+  const borrowed = repo.borrowed ? await borrowBranch(repo.target, repo.borrowed, repo.branch, repo.display, repo.cached) : null;
+  repo.head = borrowed ?? (await fetchBranch(repo.target, repo.branch, repo.display, repo.cached));
   return repo.head;
 }
 
@@ -156,6 +179,206 @@ async function fetchBranch(target: GitTarget, branch: string, display: string, c
   } finally {
     if (cached) await rm(marker, { force: true });
   }
+}
+
+// ---- local repositories: borrowed objects ----
+
+export interface LocalSource {
+  /** the repository's git directory */
+  gitDir: string;
+  /** its objects directory */
+  objects: string;
+}
+
+/**
+ * A local repository (bare, or a working tree's .git directory) whose objects can be borrowed,
+ * or null: not a local path, not a repository in a form recognised here (a worktree's or
+ * submodule's .git file), or one that borrows objects itself (alternates). Then the ordinary
+ * fetch is used.
+ */
+async function localSource(url: string): Promise<LocalSource | null> {
+  if (!isLocalPath(url)) return null;
+  for (const gitDir of [url, join(url, ".git")]) {
+    const objects = join(gitDir, "objects");
+    if (!(await isDirectory(join(objects, "pack"))) || !(await exists(join(gitDir, "HEAD")))) continue;
+    const alternates = await readFile(join(objects, "info", "alternates"), "utf8").catch(() => "");
+    return alternates.trim() === "" ? { gitDir, objects } : null;
+  }
+  return null;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/**
+ * Brings the branch of a local repository into the repository `target` without a fetch: reads
+ * the branch head (from its ref files), then hard-links the source's packs and loose objects that
+ * `target` lacks into its objects directory, and sets the tracking ref. Used for a new clone, a
+ * warm cache and after a lost push race alike.
+ *
+ * Hard links, not alternates: our repository then holds its own names for the files, so a gc or
+ * repack in the source (which deletes pack files and prunes loose objects) never takes objects
+ * away from a run in progress or from a cache. git never changes an object file in place, so
+ * sharing the inodes is safe; the source is never written to (a push goes through receive-pack as
+ * before). Order matters: the head is read first, and every object it reaches was written before
+ * the ref moved, so it is in the files linked after. A file that vanishes meanwhile (a repack in
+ * the source moved its objects to a new pack) starts another pass. Across filesystems the files
+ * are copied instead.
+ */
+async function borrowBranch(target: GitTarget, source: LocalSource, branch: string, display: string, cached: boolean): Promise<string | null> {
+  // The head: from the ref's file when it is a plain one (no process), else read in the source
+  // itself (one process; ls-remote would start upload-pack too).
+  const inSource: GitTarget = { cwd: source.gitDir, env: { ...target.env, GIT_DIR: source.gitDir } };
+  let head: string;
+  try {
+    head = (await readBranchFile(source.gitDir, branch)) ?? (await gitText(inSource, ["rev-parse", "--verify", "--quiet", "--end-of-options", `refs/heads/${branch}^{commit}`])).trim();
+  } catch (err) {
+    if (err instanceof GitCommandError && err.exitCode === 1) throw await missingBranch(target, branch, display);
+    // git will not read it here (another user's repository and safe.directory, say): fetch it.
+    return null;
+  }
+  if (!/^[0-9a-f]{40,64}$/.test(head)) throw await missingBranch(target, branch, display);
+  const objects = source.objects;
+
+  const marker = join(target.cwd, SYNC_MARKER);
+  // An interrupted borrow leaves the marker: the next run checks the whole cache (see fetchBranch).
+  if (cached) await writeFile(marker, "a pool-boy fetch is under way (or was interrupted)\n");
+  try {
+    try {
+      let seen = linkedBefore.get(target.cwd);
+      if (!seen) linkedBefore.set(target.cwd, (seen = new Set()));
+      await linkObjects(objects, join(target.cwd, "objects"), 10, seen);
+    } catch (err) {
+      throw unreadable(display, branch, err);
+    }
+    try {
+      // update-ref refuses an object that is not there: a first check that the borrow worked.
+      await gitText(target, ["update-ref", trackingRef(branch), head]);
+      return head;
+    } catch (err) {
+      throw unreadable(display, branch, err);
+    }
+  } finally {
+    if (cached) await rm(marker, { force: true });
+  }
+}
+
+/**
+ * A branch's commit as the files of a files-backend repository say: the loose ref, else its line
+ * in packed-refs. null when they cannot tell for sure (no such files, a symbolic ref, a tag, a
+ * reftable repository…): then git is asked. Both files are replaced whole by git (a lock file
+ * renamed into place), and pack-refs writes packed-refs before it deletes a loose ref, so a
+ * reader never sees a half-written ref.
+ */
+async function readBranchFile(gitDir: string, branch: string): Promise<string | null> {
+  if (await exists(join(gitDir, "reftable"))) return null;
+  const loose = await readFile(join(gitDir, "refs", "heads", ...branch.split("/")), "latin1").catch(() => null);
+  if (loose !== null) return /^[0-9a-f]{40}(?:[0-9a-f]{24})?\n?$/.test(loose) ? loose.trim() : null;
+  const packed = await readFile(join(gitDir, "packed-refs"), "latin1").catch(() => null);
+  if (packed === null) return null;
+  const lines = packed.split("\n");
+  const at = lines.findIndex((line) => line.endsWith(` refs/heads/${branch}`));
+  if (at === -1) return null;
+  // A peeled line (^sha) after it means the ref names a tag, not a commit: let git peel it.
+  if (lines[at + 1]?.startsWith("^")) return null;
+  const sha = (lines[at] as string).slice(0, (lines[at] as string).indexOf(" "));
+  return /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(sha) ? sha : null;
+}
+
+/** Per repository of this process, the object files linked already (a lost race borrows again, and only the new files need a link). */
+const linkedBefore = new Map<string, Set<string>>();
+
+const LOOSE_DIR = /^[0-9a-f]{2}$/;
+const LOOSE_FILE = /^[0-9a-f]{38,62}$/;
+const PACK_FILE = /^pack-[0-9a-f]{40,64}\.(pack|idx|rev)$/;
+
+/** Links (or copies) every pack and loose object of `from` into `to`; passes again while files vanish. */
+export async function linkObjects(from: string, to: string, maxPasses = 10, seen: Set<string> = new Set()): Promise<{ files: number; copied: number; passes: number }> {
+  let files = 0;
+  let copied = 0;
+  /** false: the source file vanished */
+  const put = async (src: string, dst: string): Promise<boolean> => {
+    // Linked by an earlier pass of this run: object files never change, so nothing to do.
+    if (seen.has(dst)) return true;
+    const done = await putOnce(src, dst);
+    if (done) seen.add(dst);
+    return done;
+  };
+  const putOnce = async (src: string, dst: string): Promise<boolean> => {
+    try {
+      await link(src, dst);
+      files++;
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return true;
+      if (code === "ENOENT") return false;
+      if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw err;
+    }
+    try {
+      await copyFile(src, dst);
+      files++;
+      copied++;
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+  };
+  for (let pass = 1; ; pass++) {
+    let vanished = false;
+    const packDir = join(from, "pack");
+    const packs = new Set((await readdir(packDir)).filter((f) => PACK_FILE.test(f)));
+    await mkdir(join(to, "pack"), { recursive: true });
+    const bases = [...packs].filter((f) => f.endsWith(".idx")).map((f) => f.slice(0, -".idx".length));
+    await inBatches(bases, 16, async (base) => {
+      // The .idx last: git ignores a pack without its index, never an index without its pack.
+      const parts = [".pack", ...(packs.has(`${base}.rev`) ? [".rev"] : []), ".idx"];
+      for (const ext of parts) {
+        if (await put(join(packDir, `${base}${ext}`), join(to, "pack", `${base}${ext}`))) continue;
+        // Half a pack is no use: drop what was linked of it (the next pass finds its successor).
+        for (const e of parts) await unlink(join(to, "pack", `${base}${e}`)).catch(() => undefined);
+        vanished = true;
+        return;
+      }
+    });
+    const dirs = (await readdir(from)).filter((d) => LOOSE_DIR.test(d));
+    await inBatches(dirs, 8, async (dir) => {
+      let names: string[];
+      try {
+        names = (await readdir(join(from, dir))).filter((f) => LOOSE_FILE.test(f));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw err;
+      }
+      if (names.length === 0) return;
+      await mkdir(join(to, dir), { recursive: true });
+      // A loose object that vanished was packed (or pruned): the next pass links the new pack.
+      for (const name of names) if (!(await put(join(from, dir, name), join(to, dir, name)))) vanished = true;
+    });
+    if (!vanished) return { files, copied, passes: pass };
+    if (pass >= maxPasses) throw new Error(`the objects of ${from} kept changing while they were read (${pass} passes)`);
+  }
+}
+
+async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
 }
 
 async function defaultBranch(target: GitTarget, display: string): Promise<string> {
@@ -214,11 +437,12 @@ function unreadable(display: string, branch: string | null, err: unknown): PoolB
 
 // ---- the cache ----
 
-async function openCache(dir: string, target: GitTarget, identity: string, log: (line: string) => void): Promise<void> {
+/** Opens (or makes, or rebuilds) the cache; true when it is empty now. */
+async function openCache(dir: string, target: GitTarget, identity: string, log: (line: string) => void): Promise<boolean> {
   const entries = await listDir(dir);
   if (entries === null || entries.length === 0) {
     await initBare(target, identity);
-    return;
+    return true;
   }
   // The cache is deleted when it is damaged: never do that to a directory that is not ours (the
   // marker is written before anything else, so an interrupted first run still left it).
@@ -230,10 +454,11 @@ async function openCache(dir: string, target: GitTarget, identity: string, log: 
     );
   }
   const problem = await cacheProblem(target, identity, entries.includes(SYNC_MARKER));
-  if (problem === null) return;
+  if (problem === null) return false;
   log(`the cache ${dir} ${problem}; rebuilding it`);
   await rm(dir, { recursive: true, force: true });
   await initBare(target, identity);
+  return true;
 }
 
 /** Why the cache cannot be used, or null. Cheap unless the previous run was interrupted. */
@@ -263,6 +488,7 @@ async function cacheProblem(target: GitTarget, identity: string, interrupted: bo
 }
 
 async function initBare(target: GitTarget, identity: string | null): Promise<void> {
+  linkedBefore.delete(target.cwd);
   await mkdirs(target.cwd, { given: `the clone's folder ${target.cwd}`, hint: "choose a --cache-dir (POOL_BOY_CACHE_DIR) in a directory this user can write" });
   if (identity !== null) {
     await writeFile(
