@@ -129,7 +129,8 @@ export interface HoldResult {
 export async function hold(config: Config, target: LockTarget, options: { reason: string; forSeconds: number | null; by: string }, deps: RunDeps): Promise<HoldResult> {
   return withSession(config, deps, false, (s) =>
     casLoop<HoldResult>(config, s, deps, async (attempts) => {
-      const view = await viewRepo(s.repo, config, "all");
+      // a hold never releases anything: a broken repository config does not stop it
+      const view = await viewRepo(s.repo, config, "all", undefined, { brokenRepoConfig: "skip" });
       const now = deps.now();
       const existing = holdOf(view.holds, target.pool, target.name);
       const decision = decideHold(view.snapshot, target.pool, target.name, existing, now);
@@ -160,7 +161,7 @@ export async function hold(config: Config, target: LockTarget, options: { reason
 export async function unhold(config: Config, target: LockTarget, options: { by: string }, deps: RunDeps): Promise<HoldResult> {
   return withSession(config, deps, false, (s) =>
     casLoop<HoldResult>(config, s, deps, async (attempts) => {
-      const view = await viewRepo(s.repo, config, "all");
+      const view = await viewRepo(s.repo, config, "all", undefined, { brokenRepoConfig: "skip" });
       const existing = holdOf(view.holds, target.pool, target.name);
       if (!existing)
         throw new PoolBoyError(
@@ -262,10 +263,10 @@ export interface DoctorResult {
 
 export async function doctor(config: Config, deps: RunDeps): Promise<DoctorResult> {
   return withSession(config, deps, false, async (s) => {
-    const view = await viewRepo(s.repo, config, "all");
+    const view = await viewRepo(s.repo, config, "all", undefined, { brokenRepoConfig: "skip" });
     const entries = await listTree(s.repo.target, view.snapshot.head);
     const claims = view.snapshot.locks.map((l) => ({ pool: l.pool, name: l.name, claim: l.claim ? parseClaim(l.claim.message, config.team) : null }));
-    const findings = diagnose({ entries, claims, holds: view.holds, holdProblems: view.holdProblems, missingPools: view.missingPools, now: deps.now() });
+    const findings = diagnose({ entries, claims, holds: view.holds, holdProblems: view.holdProblems, missingPools: view.missingPools, repoConfigProblems: view.repoConfigProblems, now: deps.now() });
     return { command: "doctor", repo: safeUrl(config.repo), branch: s.repo.branch, head: view.snapshot.head, pools: view.snapshot.pools.map((p) => p.pool), findings };
   });
 }

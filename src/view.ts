@@ -21,6 +21,8 @@ export interface RepoView {
   /** pools the config files name that the repository lacks */
   missingPools: Array<{ pool: string; source: string }>;
   warnings: string[];
+  /** the repository's config file's problems, when the caller reads past a broken file (doctor, hold) */
+  repoConfigProblems: string[];
 }
 
 /**
@@ -34,24 +36,33 @@ export async function viewRepo(
   mode: "pools" | "all",
   /** how the pools are scanned (run.ts: through the claim index and the last round's base) */
   scan: (pools: string[] | "*") => Promise<RepoSnapshot> = (pools) => scanRepo(repo, pools),
+  options: { brokenRepoConfig?: "refuse" | "skip" } = {},
 ): Promise<RepoView> {
   const needPools = mode === "pools";
   const controls = await readControls(repo, repo.head);
   const layers: ConfigLayer[] = [];
+  const repoConfigProblems: string[] = [];
   if (config.pools.named.length > 0 || config.pools.wildcard !== undefined) layers.push(layerFromSelection(config.pools, "--pools"));
   if (config.configFile) layers.push(config.configFile);
   if (controls.configText !== null) {
     const parsed = parseConfigFile(controls.configText, REPO_CONFIG_PATH);
-    if (!parsed.ok)
-      throw new ConfigErrors(parsed.problems.map((p) => `${p} (in ${repo.display}, ${repo.branch} at ${repo.head.slice(0, 12)})`));
-    layers.push(parsed.value);
+    // A broken file refuses every run that reads settings from it (status, clean, release): its
+    // settings are unknown, so nothing is judged by them. doctor reports it; hold/unhold (which
+    // only keep locks) read past it.
+    if (!parsed.ok && options.brokenRepoConfig !== "skip")
+      throw new ConfigErrors(
+        parsed.problems.map((p) => `${p} (in ${repo.display}, ${repo.branch} at ${repo.head.slice(0, 12)})`),
+        `nothing was changed; fix ${REPO_CONFIG_PATH} in the repository (pool-boy doctor shows its problems); --config FILE and --pools override its settings pool by pool but do not replace a broken file`,
+      );
+    if (parsed.ok) layers.push(parsed.value);
+    else repoConfigProblems.push(...parsed.problems);
   }
   // No pools named anywhere: every pool, with no timeout. Only the API judges; a lock that only a
   // timeout could judge is kept, with that reason (clean never releases by a guessed age).
   if (needPools && layers.every((l) => l.pools.size === 0)) {
     const snapshot = await scan("*");
     const policies = snapshot.pools.map((p) => ({ pool: p.pool, timeoutSeconds: null, unset: true }));
-    return { ...holdsOf(controls.holdFiles), snapshot, policies, missingPools: [], warnings: [] };
+    return { ...holdsOf(controls.holdFiles), snapshot, policies, missingPools: [], warnings: [], repoConfigProblems };
   }
   // Only --pools: scan just the pools it names, as before; a config file may name pools the
   // repository lacks (a warning, and doctor reports it), so then every pool is read.
@@ -71,7 +82,7 @@ export async function viewRepo(
     );
   const { holds, holdProblems } = holdsOf(controls.holdFiles);
   const warnings = merged.missing.map((m) => `${m.source} names pool "${m.pool}", which the repository does not have: skipped`);
-  return { snapshot, policies: merged.policies, holds, holdProblems, missingPools: merged.missing, warnings };
+  return { snapshot, policies: merged.policies, holds, holdProblems, missingPools: merged.missing, warnings, repoConfigProblems };
 }
 
 function holdsOf(files: Array<{ path: string; text: string }>): { holds: Hold[]; holdProblems: RepoView["holdProblems"] } {

@@ -16,7 +16,7 @@ import { errorJson, failureJson, resultJson } from "../report/json.js";
 import { reportMetrics } from "../io/publish.js";
 import type { RunResult } from "../core/model.js";
 import type { Result } from "../core/result.js";
-import { keptForNoAccess } from "../decide/access.js";
+import { noAccessSentence } from "../decide/access.js";
 import type { Config } from "../decide/config.js";
 import { POOL_TIMEOUT_BOUNDS, formatTimeout, parseDuration } from "../core/durations.js";
 import { doctor, hold, parseTarget, releaseByHand, unhold, whoRuns } from "../operate.js";
@@ -328,15 +328,9 @@ async function execute(command: PoolBoyCommand, flags: Flags, io: Io, had: Had):
 
 /** Exit 5 when locks were kept because Concourse refused to show their builds: said once, loudly. */
 function unjudgedExit(result: RunResult, io: Io, redactor: Redactor): number {
-  const kept = result.locks.filter(keptForNoAccess);
-  if (kept.length === 0) return EXIT.ok;
-  const teams = [...new Set(kept.map((j) => (j.owner.kind === "unreachable" ? (j.owner.access?.team ?? "the team of a one-off build") : "")))].sort();
-  io.stderr.write(
-    redactor.output(
-      `pool-boy: ${kept.length} lock${kept.length === 1 ? " was" : "s were"} kept without a judgement: Concourse refused access to ${teams.join(", ")} (HTTP 401/403); ` +
-        `the report's warnings say which user, which team and how to fix it (exit ${EXIT.noAccess})`,
-    ) + "\n",
-  );
+  const sentence = noAccessSentence(result.locks);
+  if (sentence === null) return EXIT.ok;
+  io.stderr.write(redactor.output(`pool-boy: ${sentence}; the report's warnings say which user, which team and how to fix it (exit ${EXIT.noAccess})`) + "\n");
   return EXIT.noAccess;
 }
 

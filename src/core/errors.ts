@@ -48,8 +48,11 @@ export class PoolBoyError extends Error {
 
 /** Several configuration problems reported at once, so a task's config is fixed in one round. */
 export class ConfigErrors extends PoolBoyError {
-  constructor(readonly problems: string[]) {
-    super("config", problems.join("\n"), "see pool-boy --help for every option and its environment variable");
+  constructor(
+    readonly problems: string[],
+    hint = "see pool-boy --help for every option and its environment variable",
+  ) {
+    super("config", problems.join("\n"), hint);
     this.name = "ConfigErrors";
   }
 }

@@ -29,6 +29,17 @@ export function keptForNoAccess(j: JudgedLock): boolean {
   return j.owner.kind === "unreachable" && j.owner.cause === "no-access" && j.verdict.reason === "unknown";
 }
 
+/**
+ * The locks kept because Concourse refused to show their builds, said in one sentence (null:
+ * none). The CLI exits 5 after it; the resource's put fails with it.
+ */
+export function noAccessSentence(locks: readonly JudgedLock[]): string | null {
+  const kept = locks.filter(keptForNoAccess);
+  if (kept.length === 0) return null;
+  const teams = [...new Set(kept.map((j) => (j.owner.kind === "unreachable" ? (j.owner.access?.team ?? "the team of a one-off build") : "")))].sort();
+  return `${kept.length} lock${kept.length === 1 ? " was" : "s were"} kept without a judgement: Concourse refused access to ${teams.join(", ")} (HTTP 401/403)`;
+}
+
 function who(facts: AccessFacts): string | null {
   if (facts.user?.name) return facts.user.name;
   if (facts.auth.kind === "password") return facts.auth.username;

@@ -5,6 +5,7 @@
 import type { Hold, ParsedClaim, BuildRef } from "../core/model.js";
 import { holdActive, holdRemaining } from "./holds.js";
 import { shortRef } from "./owner.js";
+import { REPO_CONFIG_PATH } from "./config-file.js";
 
 export type Severity = "error" | "warning";
 
@@ -20,6 +21,7 @@ export const FINDING_CODES = [
   "hold-lock-missing",
   "hold-unreadable",
   "config-unknown-pool",
+  "config-invalid",
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 
@@ -43,6 +45,8 @@ export interface DoctorInput {
   holdProblems: Array<{ path: string; problem: string }>;
   /** pools named by a config file that the repository lacks */
   missingPools: Array<{ pool: string; source: string }>;
+  /** the problems of the repository's .pool-boy/config.yaml, each with its line (none: it reads) */
+  repoConfigProblems?: string[];
   now: Date;
 }
 
@@ -129,6 +133,17 @@ export function diagnose(input: DoctorInput): Finding[] {
     add("error", "hold-unreadable", null, p.path, `${p.path} cannot be read as a hold: ${p.problem}; it still keeps its lock`, `fix or remove ${p.path} (pool-boy unhold POOL/LOCK removes a hold)`);
   for (const m of input.missingPools)
     add("warning", "config-unknown-pool", m.pool, null, `${m.source} names pool "${m.pool}", which the repository does not have`, `remove "${m.pool}" from ${m.source.replace(/^--config /, "")}, or create the pool (${m.pool}/claimed/.gitkeep, ${m.pool}/unclaimed/.gitkeep)`);
+
+  const problems = input.repoConfigProblems ?? [];
+  if (problems.length > 0)
+    add(
+      "error",
+      "config-invalid",
+      null,
+      REPO_CONFIG_PATH,
+      `${REPO_CONFIG_PATH} cannot be read, so status and clean refuse to run: ${problems.join("; ")}`,
+      `fix ${REPO_CONFIG_PATH} at the lines named and push it (the settings are timeout, keep-failed, release-to)`,
+    );
 
   const rank = (s: Severity) => (s === "error" ? 0 : 1);
   const byCodeUnit = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);

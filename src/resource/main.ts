@@ -3,7 +3,7 @@
 // The Concourse contract: a JSON request on stdin, one JSON document on stdout, everything else
 // (logs, errors) on stderr, exit non-zero on failure, secrets never printed.
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -17,6 +17,8 @@ import { resultJson } from "../report/json.js";
 import { summaryLine } from "../report/table.js";
 import { renderSummary } from "../report/summary.js";
 import { TRANSPORT_ENV } from "../io/git/transport.js";
+import { mkdirs } from "../io/mkdirs.js";
+import { noAccessSentence } from "../decide/access.js";
 import { inSourceTerms, narrowPools, parseOutParams, sourceSecrets, translateSource } from "./source.js";
 import { EMPTY_VERSION, isResourceVersion, members, releasable, versionOf, type ResourceVersion } from "./version.js";
 
@@ -40,6 +42,19 @@ interface Metadata {
 
 /** Stops the script with a code; the lines are already in the resource's terms. */
 class Stop extends Error {
+  constructor(
+    readonly code: number,
+    readonly lines: string[],
+  ) {
+    super(lines.join("\n"));
+  }
+}
+
+/**
+ * A put that did its work but must fail so that a person notices (locks kept for lack of API
+ * access, like the CLI's exit 5): the lines go to stderr, nothing to stdout.
+ */
+class Failed extends Error {
   constructor(
     readonly code: number,
     readonly lines: string[],
@@ -102,6 +117,16 @@ function configFor(op: Operation, request: Record<string, unknown>, io: Resource
   };
 }
 
+/** The folder of the check cache under $TMPDIR: made once, a clear refusal when it cannot be. */
+async function makeCacheRoot(config: Config, io: ResourceIo): Promise<void> {
+  const tmp = io.env["TMPDIR"] || tmpdir();
+  await mkdirs(join(config.cacheDir ?? "", ".."), {
+    mode: 0o700,
+    given: `TMPDIR ${tmp}`,
+    hint: "the resource keeps its clone under $TMPDIR between checks: run it where TMPDIR is a writable folder",
+  });
+}
+
 function lockMetadata(result: RunResult): Metadata[] {
   const locks = releasable(result);
   const out = locks.slice(0, MAX_LOCKS_IN_METADATA).map((j) => ({ name: `${j.lock.pool}/${j.lock.name}`, value: `${j.verdict.reason}: ${j.verdict.detail}` }));
@@ -120,7 +145,7 @@ function commonMetadata(result: RunResult): Metadata[] {
 
 async function check(request: Record<string, unknown>, io: ResourceIo, log: (line: string) => void, masks: Masks): Promise<unknown> {
   const { config, env } = configFor("check", request, io, false, masks);
-  await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
+  await makeCacheRoot(config, io);
   const result = await runOnce(config, env, io, log, masks.redactor);
   const current = versionOf(members(result));
   const previous = isResourceVersion(request["version"]) ? (request["version"] as ResourceVersion) : null;
@@ -134,13 +159,13 @@ async function check(request: Record<string, unknown>, io: ResourceIo, log: (lin
 
 async function getReport(request: Record<string, unknown>, dir: string, io: ResourceIo, log: (line: string) => void, masks: Masks): Promise<unknown> {
   const { config, env } = configFor("in", request, io, false, masks);
-  await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
+  await makeCacheRoot(config, io);
   const result = await runOnce(config, env, io, log, masks.redactor);
   const current = versionOf(members(result));
   const version = isResourceVersion(request["version"]) ? (request["version"] as ResourceVersion) : current;
   const summary = masks.redactor.output(renderSummary({ command: "status", result, failure: null }));
+  await mkdirs(dir, { given: `the get step's directory ${dir}`, hint: "the get step's directory must be writable by the image's user (uid 10001)" });
   try {
-    await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "status.json"), masks.redactor.output(JSON.stringify(resultJson(result), null, 2)) + "\n");
     await writeFile(join(dir, "summary.txt"), summary);
     await writeFile(join(dir, "version.json"), JSON.stringify(version) + "\n");
@@ -171,16 +196,25 @@ async function put(request: Record<string, unknown>, dir: string, io: ResourceIo
   if (problems.length > 0 || !setup || !params.ok) throw new Stop(EXIT.usage, problems);
   let { config } = setup;
   if (params.value.pools) {
-    const narrowed = narrowPools(config.pools, params.value.pools);
+    // as the CLI's --only POOL: the source's settings stay, only these pools are judged
+    const narrowed = narrowPools(config.pools, config.configFile, params.value.pools);
     if (!narrowed.ok) throw new Stop(EXIT.usage, narrowed.problems);
-    config = { ...config, pools: narrowed.value };
+    config = { ...config, only: narrowed.value };
   }
   void dir;
-  await mkdir(join(config.cacheDir ?? "", ".."), { recursive: true, mode: 0o700 });
+  await makeCacheRoot(config, io);
   const result = await runOnce(config, setup.env, io, log, masks.redactor);
-  io.stderr.write(masks.redactor.output(renderSummary({ command: result.command, result, failure: null })));
-  const version = versionOf(members(result));
   const dry = params.value.dryRun;
+  io.stderr.write(masks.redactor.output(renderSummary({ command: result.command, result, failure: null })));
+  // Locks kept because Concourse refused to show their builds: the release work is done, but the
+  // step fails (as the CLI exits 5), so that the pipeline's owner sees it and fixes the access.
+  const noAccess = noAccessSentence(result.locks);
+  if (noAccess !== null)
+    throw new Failed(EXIT.noAccess, [
+      `${noAccess}; the step fails so that someone fixes the access (exit ${EXIT.noAccess})`,
+      `${dry ? "nothing was changed (dry run)" : `the rest is done: ${result.released.length} released`}; the warnings above say which user, which team and how to fix it`,
+    ]);
+  const version = versionOf(members(result));
   const metadata: Metadata[] = [
     dry ? { name: "would release", value: String(releasable(result).length) } : { name: "released", value: String(result.released.length) },
     ...lockMetadata(result),
@@ -219,6 +253,10 @@ export async function resourceMain(op: Operation, io: ResourceIo): Promise<numbe
     if (error instanceof Stop) {
       io.stderr.write(`pool-boy: the resource's configuration has ${error.lines.length === 1 ? "a problem" : `${error.lines.length} problems`}:\n`);
       for (const line of error.lines) io.stderr.write(`  - ${escapeText(mask(line))}\n`);
+      return error.code;
+    }
+    if (error instanceof Failed) {
+      for (const line of error.lines) io.stderr.write(`pool-boy: ${escapeText(mask(inSourceTerms(line)))}\n`);
       return error.code;
     }
     if (error instanceof PoolBoyError) {

@@ -4,8 +4,8 @@
 // renames the CLI's flag and variable names in messages to the keys a pipeline author wrote.
 
 import { stringify } from "yaml";
-import { ENV, parsePools, type Flags, type PoolSelection } from "../decide/config.js";
-import type { PoolPolicy } from "../core/model.js";
+import { ENV, parsePools, type Flags, type OnlyEntry, type PoolSelection } from "../decide/config.js";
+import type { ConfigLayer } from "../decide/config-file.js";
 import { fail, ok, type Result } from "../core/result.js";
 
 /**
@@ -261,6 +261,7 @@ const RENAMES: Array<[RegExp, string]> = [
   [/--insecure|POOL_BOY_INSECURE/g, "source.insecure"],
   [/--pools \(or POOLS\)|--pools|\bPOOLS\b/g, "source.pools"],
   [/--team|POOL_BOY_TEAM/g, "source.team"],
+  [/--only|POOL_BOY_ONLY/g, "params.pools"],
   [/POOL_REPO_SSH_PRIVATE_KEY/g, "source.private_key"],
   [/POOL_REPO_SSH_KNOWN_HOSTS/g, "source.known_hosts"],
   [/POOL_REPO_USERNAME/g, "source.username"],
@@ -302,15 +303,22 @@ export function parseOutParams(params: unknown): Result<OutParams, string[]> {
   return ok({ pools, dryRun: d === true });
 }
 
-/** The source's pool selection narrowed to `names`: each must be named there, or covered by "*". */
-export function narrowPools(selection: PoolSelection, names: string[]): Result<PoolSelection, string[]> {
+/**
+ * `params.pools` → the CLI's `--only POOL` entries: the run keeps the source's settings (timeouts,
+ * keep-failed, release-to) and judges only these pools. Each must be covered by the source: by the
+ * pools it names (source.pools) or, when it names none there, by its config file (source.config,
+ * or a source.pools map with settings), a "*" covering every pool.
+ */
+export function narrowPools(selection: PoolSelection, file: ConfigLayer | null, names: string[]): Result<OnlyEntry[], string[]> {
+  const bySpec = selection.named.length > 0 || selection.wildcard !== undefined;
+  const where = bySpec || !file ? "source.pools" : file.source.replace(/^--config /, "");
+  const named = bySpec ? selection.named.map((p) => p.pool) : [...(file?.pools.keys() ?? [])].filter((p) => p !== "*");
+  const every = bySpec ? selection.wildcard !== undefined : (file?.pools.has("*") ?? false);
   const problems: string[] = [];
-  const named: PoolPolicy[] = [];
+  const only: OnlyEntry[] = [];
   for (const name of [...new Set(names)]) {
-    const found = selection.named.find((p) => p.pool === name);
-    if (found) named.push(found);
-    else if (selection.wildcard !== undefined) named.push({ pool: name, timeoutSeconds: selection.wildcard });
-    else problems.push(`params.pools: "${name}" is not in source.pools (${selection.named.map((p) => p.pool).join(", ")}); a put may narrow the pools, not add to them`);
+    if (every || named.includes(name)) only.push({ pool: name, lock: null });
+    else problems.push(`params.pools: "${name}" is not in ${where} (${named.join(", ")}); a put may narrow the pools, not add to them`);
   }
-  return problems.length > 0 ? fail(problems) : ok({ named, wildcard: undefined });
+  return problems.length > 0 ? fail(problems) : ok(only);
 }

@@ -43,6 +43,7 @@ const cases: Case[] = [
   ["a hold on a lock that is not claimed", input({ holds: [hold("env-1", null)] }), ["warning hold-lock-missing .pool-boy/holds/aws/env-1"]],
   ["an unreadable hold", input({ holds: [hold("env-2", null)], holdProblems: [{ path: ".pool-boy/holds/aws/env-2", problem: "not a mapping" }] }), ["error hold-unreadable .pool-boy/holds/aws/env-2"]],
   ["a config file naming a missing pool", input({ missingPools: [{ pool: "retired", source: ".pool-boy/config.yaml" }] }), ["warning config-unknown-pool -"]],
+  ["the repository's config file cannot be read", input({ repoConfigProblems: [".pool-boy/config.yaml:3: pools.aws.timeout: \"9x\" is not a duration"] }), ["error config-invalid .pool-boy/config.yaml"]],
   ["top-level folders that are not pools, and .pool-boy/, are not looked at", input({ entries: tree(...healthy, "docs/README.md", ".pool-boy/config.yaml") }), []],
 ];
 for (const [name, i, want] of cases)

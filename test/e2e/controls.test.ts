@@ -468,3 +468,55 @@ describe("doctor", () => {
     assert.match(text.stdout, /the hold on gcp\/vm-7 by bob\\x1b\[2J names a lock that is not claimed/);
   });
 });
+
+describe("a broken .pool-boy/config.yaml in the repository", () => {
+  let w: World;
+  let head: string;
+  before(async () => {
+    w = await makeWorld();
+    const c = await w.repo.claimer();
+    await c.commit({ write: { ".pool-boy/config.yaml": "pools:\n  aws:\n    timeout: 9x\n    keep-faild: 1d\n" } }, "a broken pool-boy config");
+    head = await w.repo.head();
+  });
+  after(async () => w.cleanup());
+
+  test("doctor reports it as an error finding with its lines and the fix, exit 7", async () => {
+    const r = await poolBoy(["doctor", "--json"], w.env);
+    assert.equal(r.code, 7, r.stderr);
+    const doc = JSON.parse(r.stdout) as { findings: Array<{ severity: string; code: string; path: string | null; message: string; fix: string }> };
+    const f = doc.findings.find((x) => x.code === "config-invalid");
+    assert.ok(f, JSON.stringify(doc.findings));
+    assert.equal(f.severity, "error");
+    assert.equal(f.path, ".pool-boy/config.yaml");
+    assert.match(f.message, /\.pool-boy\/config\.yaml:3: pools\.aws\.timeout: "9x" is not a duration/);
+    assert.match(f.message, /\.pool-boy\/config\.yaml:4: pools\.aws\.keep-faild: unknown setting/);
+    assert.match(f.fix, /fix \.pool-boy\/config\.yaml/);
+    const text = await poolBoy(["doctor"], w.env);
+    assert.equal(text.code, 7, text.stderr);
+    assert.match(text.stdout, /error {3}.*\.pool-boy\/config\.yaml:3/);
+  });
+
+  test("status and clean refuse (exit 2), naming the file and the commit, and point to doctor; nothing is pushed", async () => {
+    for (const command of ["status", "clean"]) {
+      const r = await poolBoy([command, "--pools", "aws:1h"], w.env);
+      assert.equal(r.code, 2, `${command}: ${r.stderr}`);
+      assert.match(r.stderr, /\.pool-boy\/config\.yaml:3: pools\.aws\.timeout/);
+      assert.match(r.stderr, new RegExp(head.slice(0, 12)));
+      assert.match(r.stderr, /pool-boy doctor/);
+    }
+    assert.equal(await w.repo.head(), head);
+  });
+
+  test("hold and unhold still work: a hold never releases anything", async () => {
+    const held = await poolBoy(["hold", "aws/env-1", "--reason", "debugging"], w.env);
+    assert.equal(held.code, 0, held.stderr);
+    assert.deepEqual((await filesAt(w.repo.path, "HEAD")).filter((f) => f.startsWith(".pool-boy/holds/")), [".pool-boy/holds/aws/env-1"]);
+    const lifted = await poolBoy(["unhold", "aws/env-1"], w.env);
+    assert.equal(lifted.code, 0, lifted.stderr);
+    assert.deepEqual((await filesAt(w.repo.path, "HEAD")).filter((f) => f.startsWith(".pool-boy/holds/")), []);
+    // release by hand reads release-to from the file: it keeps refusing
+    const release = await poolBoy(["release", "aws/env-3", "--reason", "x"], w.env);
+    assert.equal(release.code, 2, release.stderr);
+    assert.match(release.stderr, /\.pool-boy\/config\.yaml:3/);
+  });
+});

@@ -100,12 +100,24 @@ test("put params: pools and dry_run, every problem at once", () => {
   assert.equal(bad.problems.length, 3);
 });
 
-test("narrowing keeps the source's timeouts and refuses pools the source does not cover", () => {
+test("narrowing is --only: it keeps the source's settings and refuses pools the source does not cover", () => {
   const selection = { named: [{ pool: "aws", timeoutSeconds: 7200 }, { pool: "gcp", timeoutSeconds: 60 }], wildcard: undefined };
-  assert.deepEqual(narrowPools(selection, ["gcp"]), { ok: true, value: { named: [{ pool: "gcp", timeoutSeconds: 60 }], wildcard: undefined } });
-  const refused = narrowPools(selection, ["azure"]);
+  const none = { named: [], wildcard: undefined };
+  const file = (source: string, ...pools: string[]) => ({ source: `--config ${source}`, pools: new Map(pools.map((p) => [p, {}])), strict: false });
+  assert.deepEqual(narrowPools(selection, null, ["gcp", "gcp"]), { ok: true, value: [{ pool: "gcp", lock: null }] });
+  const refused = narrowPools(selection, null, ["azure"]);
   assert.ok(!refused.ok && /"azure" is not in source\.pools \(aws, gcp\)/.test(refused.problems[0] ?? ""));
-  assert.deepEqual(narrowPools({ named: [], wildcard: null }, ["azure"]), { ok: true, value: { named: [{ pool: "azure", timeoutSeconds: null }], wildcard: undefined } });
+  assert.deepEqual(narrowPools({ named: [], wildcard: null }, null, ["azure"]), { ok: true, value: [{ pool: "azure", lock: null }] });
+  // source.config, or a source.pools map with settings: the file's pools
+  assert.deepEqual(narrowPools(none, file("source.config", "aws", "gcp"), ["gcp"]), { ok: true, value: [{ pool: "gcp", lock: null }] });
+  assert.deepEqual(narrowPools(none, file("source.config", "*"), ["azure"]), { ok: true, value: [{ pool: "azure", lock: null }] });
+  const notInFile = narrowPools(none, file("source.config", "aws", "gcp"), ["azure"]);
+  assert.ok(!notInFile.ok && /"azure" is not in source\.config \(aws, gcp\)/.test(notInFile.problems[0] ?? ""));
+  const notInMap = narrowPools(none, file("source.pools", "aws"), ["gcp"]);
+  assert.ok(!notInMap.ok && /"gcp" is not in source\.pools \(aws\)/.test(notInMap.problems[0] ?? ""));
+  // the spec names the pools judged: the file below it only adds settings
+  const specFirst = narrowPools(selection, file("source.config", "azure"), ["azure"]);
+  assert.ok(!specFirst.ok);
 });
 
 test("secrets are found whatever else is wrong with the source", () => {

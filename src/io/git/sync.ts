@@ -9,6 +9,7 @@
 // to recognise the repository it holds.
 
 import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdirs } from "../mkdirs.js";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { PoolBoyError } from "../../core/errors.js";
@@ -488,7 +489,7 @@ async function cacheProblem(target: GitTarget, identity: string, interrupted: bo
 
 async function initBare(target: GitTarget, identity: string | null): Promise<void> {
   linkedBefore.delete(target.cwd);
-  await mkdir(target.cwd, { recursive: true });
+  await mkdirs(target.cwd, { given: `the clone's folder ${target.cwd}`, hint: "choose a --cache-dir (POOL_BOY_CACHE_DIR) in a directory this user can write" });
   if (identity !== null) {
     await writeFile(
       join(target.cwd, CACHE_MARKER),
@@ -502,28 +503,11 @@ async function initBare(target: GitTarget, identity: string | null): Promise<voi
 
 /** Creates the cache directory's parent (and its parents); a clear refusal when that cannot be. */
 async function makeCacheParent(cacheDir: string): Promise<void> {
-  const parent = dirname(cacheDir);
-  try {
-    await mkdir(parent, { recursive: true });
-    if ((await stat(parent)).isDirectory()) return;
-    throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "";
-    const why =
-      code === "ENOTDIR" || code === "EEXIST"
-        ? "a part of that path is a file, not a directory"
-        : code === "EACCES" || code === "EPERM"
-          ? "no permission to create it"
-          : code === "EROFS"
-            ? "the file system is read-only"
-            : (err as Error).message;
-    throw new PoolBoyError(
-      "config",
-      `--cache-dir ${cacheDir}: cannot create its folder ${parent}: ${why}`,
-      `choose a --cache-dir (POOL_BOY_CACHE_DIR) in a directory this user can write, or leave it out to clone into a temporary directory`,
-      { cause: err },
-    );
-  }
+  await mkdirs(dirname(cacheDir), {
+    given: `--cache-dir ${cacheDir}`,
+    what: "its folder ",
+    hint: "choose a --cache-dir (POOL_BOY_CACHE_DIR) in a directory this user can write, or leave it out to clone into a temporary directory",
+  });
 }
 
 async function listDir(dir: string): Promise<string[] | null> {
