@@ -250,7 +250,7 @@ describe("a lost race asks again only what may have changed", () => {
         // While clean waits on the API, a build claims env-5 and dies: the push is refused.
         await w.claim("aws", "env-5", { status: "failed" }, other);
       };
-      const run = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120"], w.env);
+      const run = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "120s"], w.env);
       const report = ok(run, "clean");
       // Refused once; then X and env-3 (final answers reused) are pushed at once, and one more
       // round pushes what the new answers add (env-5's dead owner, vm-1's hand-off re-checked).
