@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { hostname, userInfo } from "node:os";
 import type { Config } from "./decide/config.js";
-import type { Hold, JudgedLock, PoolPolicy, ReleaseMove } from "./core/model.js";
+import type { Hold, PoolPolicy, ReleaseMove } from "./core/model.js";
 import { PoolBoyError } from "./core/errors.js";
 import { safeUrl } from "./core/redact.js";
 import { formatTimeout } from "./core/durations.js";
@@ -18,9 +18,10 @@ import { parseClaim } from "./decide/parse.js";
 import { decideHold, describeHold, holdActive, holdPath, holdText } from "./decide/holds.js";
 import { checkTargets, decideManualRelease } from "./decide/policy.js";
 import { planRelease } from "./decide/plan.js";
-import { diagnose, type Finding } from "./decide/doctor.js";
+import { diagnose } from "./decide/doctor.js";
 import { judgeSnapshot, type RunDeps } from "./run.js";
 import { holdOf, viewRepo } from "./view.js";
+import type { DoctorResult, HoldResult, ManualReleaseResult } from "./report/controls.js";
 
 export interface LockTarget {
   pool: string;
@@ -115,17 +116,6 @@ async function casLoop<T>(
 
 // ---- hold / unhold ----
 
-export interface HoldResult {
-  command: "hold" | "unhold";
-  repo: string;
-  branch: string;
-  pool: string;
-  name: string;
-  hold: Hold;
-  commit: string;
-  attempts: number;
-}
-
 export async function hold(config: Config, target: LockTarget, options: { reason: string; forSeconds: number | null; by: string }, deps: RunDeps): Promise<HoldResult> {
   return withSession(config, deps, false, (s) =>
     casLoop<HoldResult>(config, s, deps, async (attempts) => {
@@ -184,20 +174,6 @@ export async function unhold(config: Config, target: LockTarget, options: { by: 
 
 // ---- release by hand ----
 
-export interface ManualReleaseResult {
-  command: "release";
-  repo: string;
-  branch: string;
-  lock: JudgedLock;
-  move: ReleaseMove;
-  /** whose build a forced release took it from, or null */
-  takenFrom: string | null;
-  by: string;
-  reason: string;
-  commit: string;
-  attempts: number;
-}
-
 export async function releaseByHand(
   config: Config,
   target: LockTarget,
@@ -251,15 +227,6 @@ export async function releaseByHand(
 }
 
 // ---- doctor ----
-
-export interface DoctorResult {
-  command: "doctor";
-  repo: string;
-  branch: string;
-  head: string;
-  pools: string[];
-  findings: Finding[];
-}
 
 export async function doctor(config: Config, deps: RunDeps): Promise<DoctorResult> {
   return withSession(config, deps, false, async (s) => {

@@ -13,7 +13,8 @@ function lines(...texts: string[]): string {
 }
 import type { Hold, JudgedLock, ReleaseMove } from "../core/model.js";
 
-interface HoldResultLike {
+/** What hold and unhold did (src/operate.ts returns it). */
+export interface HoldResult {
   command: "hold" | "unhold";
   repo: string;
   branch: string;
@@ -24,12 +25,14 @@ interface HoldResultLike {
   attempts: number;
 }
 
-interface ReleaseResultLike {
+/** What a release by hand did. */
+export interface ManualReleaseResult {
   command: "release";
   repo: string;
   branch: string;
   lock: JudgedLock;
   move: ReleaseMove;
+  /** whose build a forced release took it from, or null */
   takenFrom: string | null;
   by: string;
   reason: string;
@@ -37,7 +40,8 @@ interface ReleaseResultLike {
   attempts: number;
 }
 
-interface DoctorResultLike {
+/** What doctor found. */
+export interface DoctorResult {
   command: "doctor";
   repo: string;
   branch: string;
@@ -46,7 +50,7 @@ interface DoctorResultLike {
   findings: Finding[];
 }
 
-export function holdJson(r: HoldResultLike) {
+export function holdJson(r: HoldResult) {
   return {
     command: r.command,
     repo: r.repo,
@@ -59,13 +63,13 @@ export function holdJson(r: HoldResultLike) {
   };
 }
 
-export function renderHold(r: HoldResultLike): string {
+export function renderHold(r: HoldResult): string {
   const verb = r.command === "hold" ? "held" : "unheld";
   const what = r.command === "hold" ? describeHold(r.hold) : `it was ${describeHold(r.hold)}`;
   return lines(`${verb} ${r.pool}/${r.name}: ${what}`, `commit ${r.commit.slice(0, 12)} on ${r.branch} (${r.hold.path}; outside the pool's folder: no pool-resource check fires)`);
 }
 
-export function releaseJson(r: ReleaseResultLike) {
+export function releaseJson(r: ManualReleaseResult) {
   return {
     command: r.command,
     repo: r.repo,
@@ -80,18 +84,18 @@ export function releaseJson(r: ReleaseResultLike) {
   };
 }
 
-export function renderRelease(r: ReleaseResultLike): string {
+export function renderRelease(r: ManualReleaseResult): string {
   const out = [`released ${r.move.pool}/${r.move.name}: ${r.move.from} → ${r.move.to}`, `by ${r.by}: ${r.reason}`];
   if (r.takenFrom) out.push(`taken by force from ${r.takenFrom}`);
   out.push(`commit ${r.commit.slice(0, 12)} on ${r.branch}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ""}`);
   return lines(...out);
 }
 
-export function doctorJson(r: DoctorResultLike) {
+export function doctorJson(r: DoctorResult) {
   return { command: r.command, repo: r.repo, branch: r.branch, head: r.head, pools: r.pools, healthy: r.findings.length === 0, findings: r.findings };
 }
 
-export function renderDoctor(r: DoctorResultLike, options: { color: boolean }): string {
+export function renderDoctor(r: DoctorResult, options: { color: boolean }): string {
   const c = new Chalk({ level: options.color ? 1 : 0 });
   const out = [c.bold("pool-boy doctor") + c.dim(` · ${escapeText(`${r.repo} (${r.branch} @ ${r.head.slice(0, 8)})`)} · ${r.pools.length} pool${r.pools.length === 1 ? "" : "s"}`)];
   for (const f of r.findings) {

@@ -11,6 +11,7 @@
 import { open, readFile, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { PoolBoyError } from "../../core/errors.js";
+import { alive } from "./transport/private-dir.js";
 
 /** A run never takes this long: a lock older than this was left by a run that was killed. */
 const STALE_AFTER_MS = 15 * 60_000;
@@ -33,14 +34,6 @@ type Seen =
   | { kind: "unreadable"; why: string; mtimeMs: number }
   | { kind: "gone" };
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function asHolder(parsed: unknown): Holder | null {
   if (typeof parsed !== "object" || parsed === null) return null;

@@ -23,12 +23,12 @@ function startTime(pid: number): string | null {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this machine is alive (EPERM: alive, another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    // EPERM: alive, another user's
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
