@@ -571,7 +571,7 @@ async function echoingAtc(): Promise<{ url: string; close(): Promise<void> }> {
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-describe("masking: every form of a secret, and never a reveal", () => {
+describe("masking: every form of a secret, and never a reveal", { ...requirement }, () => {
   test("a login endpoint that echoes the posted form: summarised, no form of the password shown", async () => {
     const atc = await echoingAtc();
     try {
@@ -673,7 +673,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
   }
 }
 
-describe("a killed run leaves no key behind", () => {
+describe("a killed run leaves no key behind", { ...requirement }, () => {
   test("SIGKILL mid-run, then a new run: the dead run's key is removed, a live run's is not", async () => {
     const tmp = await mkdtemp(join(scratch, "tmp-"));
     // accepts, never answers: ssh waits for the server's banner with the key on disk
