@@ -51,7 +51,7 @@ Exit codes:
   1  unexpected failure (a bug: please report it with the output of --debug)
   2  bad input (flags, environment, pools): nothing changed
   3  git or the Concourse API failed: nothing changed
-  4  the git work is done, but writing or pushing metrics failed
+  4  the git work is done, but writing or pushing metrics, or writing the summary file, failed
   5  the run finished, but some locks were kept without a judgement because Concourse
      refused to show their builds (401/403: no credentials, or not a member of the team);
      the warnings say which user, which team and how to fix it
