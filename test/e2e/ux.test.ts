@@ -329,4 +329,19 @@ describe("local repositories", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test("a local path that does not exist says so, as a path or a file:// URL, with the fix (exit 2)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pool-boy-missing-"));
+    try {
+      for (const repo of [join(dir, "nope.git"), `file://${join(dir, "nope.git")}`]) {
+        const run = await poolBoy(["status", "--repo", repo, "--pools", "p:1h"], { HOME: "/nonexistent" });
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, new RegExp(`pool-boy: ${repo.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} does not exist\n`));
+        assert.match(run.stderr, /point --repo \(or POOL_REPO\) at the pool repository/);
+        assert.doesNotMatch(run.stderr, /GitHub|credentials/);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

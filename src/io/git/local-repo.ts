@@ -25,7 +25,13 @@ export async function checkLocalRepo(input: { url: string; branch: string | null
     return;
   }
   const info = await stat(path).catch(() => null);
-  if (!info?.isDirectory()) return;
+  if (info === null)
+    throw new PoolBoyError(
+      "config",
+      `${input.url} does not exist`,
+      "point --repo (or POOL_REPO) at the pool repository: a bare repository, a clone or a git URL",
+    );
+  if (!info.isDirectory()) return;
   const target = { cwd: path, env: cleanGitEnv({ ...input.env, GIT_CEILING_DIRECTORIES: resolve(path, "..") }) };
   const git = (args: string[]) => gitText(target, args).then((s) => s.trim());
   const top = await git(["rev-parse", "--absolute-git-dir"]).catch(() => null);

@@ -191,6 +191,12 @@ export function explainGitFailure(stderr: string, url: string): GitFailureExplan
     );
   }
   if (/Repository not found|repository '.*' not found|does not appear to be a git repository|returned error: 404|not a git repository|The project you were looking for could not be found|No such file or directory/i.test(text)) {
+    if (parseRepoUrl(url).kind === "local")
+      return result(
+        "not-found",
+        `${shownUrl} is not a git repository`,
+        `check the path given as --repo (or POOL_REPO): a bare clone (git clone --bare …) or a working clone of the pool repository`,
+      );
     return result(
       "not-found",
       `repository ${shownUrl} not found`,
