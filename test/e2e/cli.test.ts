@@ -173,7 +173,8 @@ describe("bad input: a clear error, exit 2 or 3, nothing changed", () => {
     ["an unknown flag", ["--frobnicate"], {}, 2, /unknown option '--frobnicate'/],
     ["a password as a flag", ["--password", "hunter2-secret"], {}, 2, /--password is not accepted/],
     ["a bad API URL", [], { CONCOURSE_BASE_URL: "not a url" }, 2, /CONCOURSE_BASE_URL: "not a url" is not an http\(s\) URL/],
-    ["a repo that cannot be read", ["--repo", "/nonexistent/pool.git"], {}, 3, /\/nonexistent\/pool\.git/],
+    ["a local repo path that does not exist", ["--repo", "/nonexistent/pool.git"], {}, 2, /\/nonexistent\/pool\.git does not exist/],
+    ["a repo that cannot be reached", ["--repo", "http://127.0.0.1:1/pool.git"], {}, 3, /127\.0\.0\.1:1/],
     ["a branch that does not exist", ["--branch", "no-such-branch"], {}, 3, /no-such-branch/],
   ];
   for (const [name, args, env, code, message] of cases) {

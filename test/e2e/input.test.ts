@@ -131,13 +131,13 @@ describe("--json prints one document on failure too", () => {
   });
 
   test("exit 3, a repository that cannot be read: the command and repository it got to", async () => {
-    const run = await poolBoy(["status", "--json", "--repo", "/nonexistent/pool.git", "--pools", "aws:2h"], { HOME: "/nonexistent" });
+    const run = await poolBoy(["status", "--json", "--repo", "http://127.0.0.1:1/pool.git", "--pools", "aws:2h"], { HOME: "/nonexistent" });
     assert.equal(run.code, 3, run.stderr);
     const doc = failure(run);
     assert.equal(doc.error.kind, "git");
     assert.equal(doc.command, "status");
-    assert.equal(doc.repo, "/nonexistent/pool.git");
-    assert.match(doc.error.message, /\/nonexistent\/pool\.git/);
+    assert.equal(doc.repo, "http://127.0.0.1:1/pool.git");
+    assert.match(doc.error.message, /127\.0\.0\.1:1/);
   });
 
   test("exit 3, a Concourse that is down; credentials in the URL are never shown", async () => {
@@ -186,7 +186,7 @@ describe("--json prints one document on failure too", () => {
   });
 
   test("without --json, stdout stays empty on failure", async () => {
-    const run = await poolBoy(["status", "--repo", "/nonexistent/pool.git", "--pools", "aws:2h"], { HOME: "/nonexistent" });
+    const run = await poolBoy(["status", "--repo", "http://127.0.0.1:1/pool.git", "--pools", "aws:2h"], { HOME: "/nonexistent" });
     assert.equal(run.code, 3);
     assert.equal(run.stdout, "");
   });
@@ -247,7 +247,7 @@ describe("a closed pipe is no crash", () => {
   });
 
   test("a failure with stderr closed keeps its exit code", async () => {
-    const run = await closedPipe(["status", "--repo", "/nonexistent/pool.git", "--pools", "aws:2h"], { HOME: "/nonexistent" }, "stderr", "at once");
+    const run = await closedPipe(["status", "--repo", "http://127.0.0.1:1/pool.git", "--pools", "aws:2h"], { HOME: "/nonexistent" }, "stderr", "at once");
     assert.equal(run.code, 3);
   });
 });

@@ -38,10 +38,10 @@ describe("--summary-file", () => {
   test("POOL_BOY_SUMMARY_FILE on a failed run says why", async () => {
     const file = join(dir, "failed.txt");
     const run = await poolBoy(["clean"], { ...s.env, POOL_REPO: join(dir, "no-such-repo.git"), POOL_BOY_SUMMARY_FILE: file });
-    assert.equal(run.code, 3, run.stderr);
+    assert.equal(run.code, 2, run.stderr);
     const text = await readFile(file, "utf8");
     assert.match(text, /^pool-boy clean FAILED: /);
-    assert.match(text, /no-such-repo/);
+    assert.match(text, /no-such-repo\.git does not exist/);
     assert.ok(!text.includes(DEMO_USER.password));
   });
 
