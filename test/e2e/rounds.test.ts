@@ -1,0 +1,189 @@
+// The second round of `clean` (after a lost push race, with the early release of what final
+// answers already decide) applies the operator's controls exactly as the first: a hold made while
+// clean waits on the API, a keep-failed window or a release-to added to .pool-boy/config.yaml
+// meanwhile, and --only. The race is forced with the API's beforeAnswer hook: while clean waits on
+// the running build's answer, the other writer pushes, so clean's first push is refused and the
+// failed owners' answers are reused (not asked again) in the second round.
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createPoolRepo, log, type Claimer, type PoolRepo } from "../support/pool-repo.js";
+import { startFakeAtc, type FakeAtc } from "../support/atc-server.js";
+import { poolBoy, json, type CliRun } from "../support/cli.js";
+
+const USER = { username: "pool-boy", password: "rounds-secret-9", teams: ["main"] };
+const HOUR = 3_600_000;
+
+interface World {
+  repo: PoolRepo;
+  atc: FakeAtc;
+  env: Record<string, string>;
+  other: Claimer;
+  /** the running build's API path (deploy #3, owner of aws/env-3) and id */
+  runningPath: string;
+  runningId: number;
+  cleanup(): Promise<void>;
+}
+
+/** aws: env-1 and env-2 claimed by failed builds, env-3 by a running one, env-4 unclaimed; aws-dirty: env-2 unclaimed. */
+async function makeWorld(): Promise<World> {
+  const now = Date.now();
+  const repo = await createPoolRepo({
+    pools: { aws: { unclaimed: ["env-1", "env-2", "env-3", "env-4"] }, "aws-dirty": { unclaimed: ["env-2"] } },
+    date: new Date(now - 48 * HOUR),
+  });
+  const atc = await startFakeAtc({ version: "8.2.5", users: [USER] });
+  try {
+    const seed = await repo.claimer();
+    let running = { id: 0, name: "" };
+    for (const [lock, status] of [["env-1", "failed"], ["env-2", "failed"], ["env-3", "started"]] as const) {
+      const b = atc.addBuild({ team: "main", pipeline: "app", job: "deploy", status: "started" });
+      if (status === "started") running = { id: b.id, name: String(b.name) };
+      await seed.claim("aws", lock, `main/app/deploy build ${b.name} claiming: ${lock}`, new Date(now - 3 * HOUR));
+      if (status !== "started") atc.setStatus(b.id, status);
+    }
+    const other = await repo.claimer();
+    const env = {
+      POOL_REPO: repo.path,
+      POOL_BOY_POOLS: "aws:1h",
+      CONCOURSE_BASE_URL: atc.url,
+      CONCOURSE_USERNAME: USER.username,
+      CONCOURSE_PASSWORD: USER.password,
+      POOL_BOY_API_RETRIES: "1",
+      POOL_BOY_BY: "tester",
+      HOME: `${repo.root}/home`,
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_CONFIG_GLOBAL: `${repo.root}/no-global-gitconfig`,
+    };
+    return {
+      repo,
+      atc,
+      env,
+      other,
+      runningPath: `/jobs/deploy/builds/${running.name}`,
+      runningId: running.id,
+      async cleanup() {
+        atc.beforeAnswer = null;
+        await atc.close();
+        await repo.cleanup();
+      },
+    };
+  } catch (error) {
+    await atc.close();
+    await repo.cleanup();
+    throw error;
+  }
+}
+
+/** While clean waits on the running build's first answer, `meanwhile` pushes (clean's push is then refused). */
+function raceOnce(w: World, meanwhile: () => Promise<unknown>): { fired: () => number } {
+  let fired = 0;
+  w.atc.beforeAnswer = async (path) => {
+    if (!path.endsWith(w.runningPath) || fired++ > 0) return;
+    await meanwhile();
+  };
+  return { fired: () => fired };
+}
+
+const ok = (r: CliRun, what: string) => {
+  assert.equal(r.code, 0, `${what} exited ${r.code}: ${r.stderr}`);
+  return json(r);
+};
+const verdict = (r: CliRun, name: string) => {
+  const l = json(r).locks.find((x) => `${x.pool}/${x.name}` === name);
+  return l ? `${l.verdict}/${l.reason}` : "absent";
+};
+const released = (r: CliRun) => (json(r).released ?? []).map((m) => `${m.pool}/${m.name}`).sort();
+/** The locks pool-boy's commits moved out of claimed/ (every commit of the branch). */
+async function movedByPoolBoy(repo: PoolRepo): Promise<string[]> {
+  const commits = await log(repo.path);
+  return commits
+    .filter((c) => /^unclaiming: /.test(c.message) && /pool-boy/i.test(c.message))
+    .flatMap((c) => c.moves.map((m) => m.from))
+    .sort();
+}
+
+async function withWorld(body: (w: World) => Promise<void>): Promise<void> {
+  const w = await makeWorld();
+  try {
+    await body(w);
+  } finally {
+    await w.cleanup();
+  }
+}
+
+describe("clean's second round applies the operator controls as the first", () => {
+  test("a hold made (pool-boy hold) while clean waits on the API is honoured: the reused failed answer is kept (held)", () =>
+    withWorld(async (w) => {
+      let hold: CliRun | null = null;
+      const race = raceOnce(w, async () => {
+        hold = await poolBoy(["hold", "aws/env-2", "--reason", "debugging the failure"], w.env);
+      });
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s"], w.env);
+      assert.ok(race.fired() >= 1);
+      assert.equal((hold as CliRun | null)?.code, 0, (hold as CliRun | null)?.stderr);
+      ok(r, "clean");
+      assert.match(r.stderr, /push refused/);
+      assert.match(r.stderr, /judging again: 2 answer\(s\) reused/, "the failed owners' answers were reused");
+      assert.equal(json(r).attempts, 2);
+      assert.deepEqual(released(r), ["aws/env-1"]);
+      assert.equal(verdict(r, "aws/env-2"), "keep/held");
+      assert.equal(verdict(r, "aws/env-3"), "keep/alive");
+      assert.deepEqual(await movedByPoolBoy(w.repo), ["aws/claimed/env-1"], "the held lock was never moved");
+      assert.deepEqual(json(r).commits, [(await log(w.repo.path, { max: 1 }))[0]!.sha]);
+    }));
+
+  test("keep-failed added to .pool-boy/config.yaml meanwhile: the reused failed answers are kept (debug-window)", () =>
+    withWorld(async (w) => {
+      raceOnce(w, () => w.other.commit({ write: { ".pool-boy/config.yaml": "pools:\n  aws:\n    keep-failed: 30d\n" } }, "keep failed builds' locks"));
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s"], w.env);
+      ok(r, "clean");
+      assert.match(r.stderr, /push refused/);
+      assert.deepEqual(released(r), []);
+      assert.equal(verdict(r, "aws/env-1"), "keep/debug-window");
+      assert.equal(verdict(r, "aws/env-2"), "keep/debug-window");
+      assert.deepEqual(await movedByPoolBoy(w.repo), []);
+    }));
+
+  test("release-to added meanwhile: the early release quarantines, a name taken in the target is a conflict and stays", () =>
+    withWorld(async (w) => {
+      raceOnce(w, () => w.other.commit({ write: { ".pool-boy/config.yaml": "pools:\n  aws:\n    release-to: aws-dirty\n" } }, "quarantine aws"));
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s"], w.env);
+      ok(r, "clean");
+      assert.match(r.stderr, /push refused/);
+      assert.deepEqual(released(r), ["aws/env-1"]);
+      assert.equal((json(r).released?.[0] as { to?: string }).to, "aws-dirty/unclaimed/env-1");
+      assert.equal(verdict(r, "aws/env-2"), "keep/conflict");
+      const [head] = await log(w.repo.path, { max: 1 });
+      assert.deepEqual(head!.moves, [{ from: "aws/claimed/env-1", to: "aws-dirty/unclaimed/env-1" }]);
+      assert.deepEqual(await movedByPoolBoy(w.repo), ["aws/claimed/env-1"]);
+    }));
+
+  test("--only: the early release of the second round moves only what --only names", () =>
+    withWorld(async (w) => {
+      raceOnce(w, () => w.other.commit({ write: { "notes.txt": "unrelated\n" } }, "an unrelated commit"));
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s", "--only", "aws/env-2", "--only", "aws/env-3"], w.env);
+      ok(r, "clean");
+      assert.match(r.stderr, /push refused/);
+      assert.deepEqual(released(r), ["aws/env-2"]);
+      assert.ok(!json(r).locks.some((l) => l.name === "env-1"), "env-1 is not judged");
+      assert.deepEqual(await movedByPoolBoy(w.repo), ["aws/claimed/env-2"]);
+    }));
+
+  test("a hold file is honoured in the round after this run's own early push (the answers found more)", () =>
+    withWorld(async (w) => {
+      // env-3's build fails while clean waits on its answer; a hold on env-1 lands meanwhile.
+      raceOnce(w, async () => {
+        w.atc.setStatus(w.runningId, "failed");
+        await w.other.commit({ write: { ".pool-boy/holds/aws/env-1": "by: bob\nreason: debug\nsince: 2026-01-01T00:00:00Z\nuntil: unhold\n" } }, "hold env-1");
+      });
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s"], w.env);
+      ok(r, "clean");
+      assert.equal(verdict(r, "aws/env-1"), "keep/held");
+      assert.deepEqual(released(r), ["aws/env-2", "aws/env-3"]);
+      assert.deepEqual(await movedByPoolBoy(w.repo), ["aws/claimed/env-2", "aws/claimed/env-3"]);
+      const doc = json(r);
+      assert.equal(doc.commits?.length, 2);
+      assert.deepEqual(doc.released?.map((m) => (m as { commit?: string }).commit), doc.commits);
+    }));
+});
