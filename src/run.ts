@@ -293,15 +293,16 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       checkOnly(config, snapshot, view.policies, warnings);
       // After a lost race the releases decided without a new answer (final owners of untouched
       // locks) are written at once, while the rest is asked, and pushed (below).
-      let early: { plan: ReleasePlan; commits: Promise<string[]> } | null = null;
+      let early: { plan: ReleasePlan; commits: Promise<string[]>; judged: JudgedLock[] } | null = null;
       const prepare =
         config.command === "clean" && previous !== null
           ? (provisional: JudgedLock[]) => {
-              const plan = planRelease(snapshot.head, snapshot.branch, checkTargets(provisional, snapshot), snapshot.pools);
+              const checked = checkTargets(provisional, snapshot);
+              const plan = planRelease(snapshot.head, snapshot.branch, checked, snapshot.pools);
               if (plan.moves.length === 0 || repo === null) return;
               const commits = writeRelease(repo, plan, scanned.tree);
               commits.catch(() => undefined);
-              early = { plan, commits };
+              early = { plan, commits, judged: checked };
             }
           : undefined;
       const judging = judgeSnapshot(snapshot, policies, api, config, deps, previous, beforeAsking, view.holds, prepare).then((judged) => checkTargets(judged, snapshot));
@@ -354,7 +355,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       let outcome: ApplyOutcome;
       let plan: ReleasePlan;
       let more = false;
-      const decided = early as { plan: ReleasePlan; commits: Promise<string[]> } | null;
+      const decided = early as { plan: ReleasePlan; commits: Promise<string[]>; judged: JudgedLock[] } | null;
       if (decided !== null) {
         // Releases decided without a new answer (final owners of untouched locks) are pushed at
         // once; the answers being awaited can only keep locks or find more to release, which the
@@ -362,9 +363,13 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         deps.progress(`releasing ${decided.plan.moves.length} lock${decided.plan.moves.length === 1 ? "" : "s"}…`);
         plan = decided.plan;
         outcome = await pushRelease(repo, plan, await decided.commits);
-        judged = await judging;
-        deps.judged?.(result(judged, [], []));
         const releasing = new Set(plan.moves.map((m) => m.from));
+        // A lock the early plan moves keeps the verdict that moved it: the answers' judgement may
+        // give its release-to name to another lock first (checkTargets' order), which the next
+        // round then finds taken.
+        const movedEarly = new Map(decided.judged.filter((j) => releasing.has(j.lock.path)).map((j) => [j.lock.path, j]));
+        judged = (await judging).map((j) => (outcome.pushed ? (movedEarly.get(j.lock.path) ?? j) : j));
+        deps.judged?.(result(judged, [], []));
         more = outcome.pushed && planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools).moves.some((m) => !releasing.has(m.from));
       } else {
         judged = await judging;

@@ -187,3 +187,61 @@ describe("clean's second round applies the operator controls as the first", () =
       assert.deepEqual(doc.released?.map((m) => (m as { commit?: string }).commit), doc.commits);
     }));
 });
+
+describe("clean's early release and release-to conflicts", () => {
+  test("two pools quarantine a lock of the same name: the one released early is reported released, the other kept (conflict)", async () => {
+    const now = Date.now();
+    const repo = await createPoolRepo({
+      pools: { a: { unclaimed: ["x"] }, b: { unclaimed: ["x"] }, q: { unclaimed: ["other"] } },
+      date: new Date(now - 48 * HOUR),
+    });
+    const atc = await startFakeAtc({ version: "8.2.5", users: [USER] });
+    try {
+      const seed = await repo.claimer();
+      await seed.commit({ write: { ".pool-boy/config.yaml": "pools:\n  a: {timeout: 1h, release-to: q}\n  b: {timeout: 1h, release-to: q}\n  q: {timeout: 1h}\n" } }, "settings");
+      const ba = atc.addBuild({ team: "main", pipeline: "app", job: "deploy", status: "started" });
+      await seed.claim("a", "x", `main/app/deploy build ${ba.name} claiming: x`, new Date(now - 3 * HOUR));
+      const bb = atc.addBuild({ team: "main", pipeline: "app", job: "deploy", status: "started" });
+      await seed.claim("b", "x", `main/app/deploy build ${bb.name} claiming: x`, new Date(now - 3 * HOUR));
+      atc.setStatus(bb.id, "failed");
+      const other = await repo.claimer();
+      let calls = 0;
+      // a/x's owner runs at the first answer (a commit lands meanwhile: the push is refused) and
+      // has failed by the second: b/x (reused answer) is released early, a/x only by the answers.
+      atc.beforeAnswer = async (path) => {
+        if (!path.endsWith(`/jobs/deploy/builds/${ba.name}`)) return;
+        calls += 1;
+        if (calls === 1) await other.commit({ write: { "notes.txt": "unrelated\n" } }, "an unrelated commit");
+        else atc.setStatus(ba.id, "failed");
+      };
+      const env = {
+        POOL_REPO: repo.path,
+        CONCOURSE_BASE_URL: atc.url,
+        CONCOURSE_USERNAME: USER.username,
+        CONCOURSE_PASSWORD: USER.password,
+        POOL_BOY_API_RETRIES: "1",
+        HOME: `${repo.root}/home`,
+        GIT_CONFIG_NOSYSTEM: "1",
+        GIT_CONFIG_GLOBAL: `${repo.root}/no-global-gitconfig`,
+      };
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s"], env);
+      ok(r, "clean");
+      assert.match(r.stderr, /push refused/);
+      const moved = await movedByPoolBoy(repo);
+      assert.equal(moved.length, 1, "one of the two went to q/unclaimed/x");
+      const doc = json(r);
+      assert.deepEqual(released(r), [moved[0]!.replace("/claimed/", "/")]);
+      // the lock released is reported as released; the one kept as a conflict
+      const [releasedPath] = moved;
+      for (const l of doc.locks) {
+        const path = `${l.pool}/claimed/${l.name}`;
+        if (path === releasedPath) assert.equal(`${l.verdict}/${l.reason}`, "release/finished", `${path}: ${l.detail}`);
+        else assert.equal(`${l.verdict}/${l.reason}`, "keep/conflict", `${path}: ${l.detail}`);
+      }
+    } finally {
+      atc.beforeAnswer = null;
+      await atc.close();
+      await repo.cleanup();
+    }
+  });
+});
