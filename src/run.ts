@@ -120,7 +120,7 @@ function releasedLocks(moves: ReleaseMove[], commits: string[], judged: JudgedLo
 }
 
 /** --only names a pool that is not there, or one not judged: bad input. A lock that is not claimed: said once. */
-function checkOnly(config: Config, snapshot: RepoSnapshot, policies: PoolPolicy[], warnings: RunWarning[]): void {
+function checkOnly(config: Config, snapshot: RepoSnapshot, policies: PoolPolicy[], warnings: RunWarning[], releasedBefore: ReleaseMove[] = []): void {
   const pools = snapshot.pools.map((p) => p.pool);
   for (const o of config.only) {
     const given = `--only ${o.pool}${o.lock ? `/${o.lock}` : ""}`;
@@ -134,7 +134,9 @@ function checkOnly(config: Config, snapshot: RepoSnapshot, policies: PoolPolicy[
         `${given}: pool "${o.pool}" is not among the pools judged (${policies.map((p) => p.pool).join(", ")})`,
         `add it to --pools (or the config file), or use "*:TIMEOUT"`,
       );
-    if (o.lock !== null && !snapshot.locks.some((l) => l.pool === o.pool && l.name === o.lock)) {
+    // (a lock an earlier round of this run released was claimed when the run began)
+    const releasedEarlier = releasedBefore.some((m) => m.pool === o.pool && m.name === o.lock);
+    if (o.lock !== null && !releasedEarlier && !snapshot.locks.some((l) => l.pool === o.pool && l.name === o.lock)) {
       const message = `${given}: the lock is not claimed`;
       if (!warnings.some((w) => w.message === message)) warnings.push({ code: "only-not-claimed", message });
     }
@@ -290,7 +292,7 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
         );
       }
       const policies = view.policies.filter((p) => config.only.length === 0 || config.only.some((o) => o.pool === p.pool));
-      checkOnly(config, snapshot, view.policies, warnings);
+      checkOnly(config, snapshot, view.policies, warnings, earlier.moves);
       // After a lost race the releases decided without a new answer (final owners of untouched
       // locks) are written at once, while the rest is asked, and pushed (below).
       let early: { plan: ReleasePlan; commits: Promise<string[]>; judged: JudgedLock[] } | null = null;

@@ -170,6 +170,26 @@ describe("clean's second round applies the operator controls as the first", () =
       assert.deepEqual(await movedByPoolBoy(w.repo), ["aws/claimed/env-2"]);
     }));
 
+  test("--only over three rounds: a lock it names that an earlier round released is not said to be unclaimed", () =>
+    withWorld(async (w) => {
+      // env-3's build runs at the first answer (a commit lands meanwhile) and has failed by the
+      // second: env-2 (reused answer) is released early, env-3 by one more round.
+      let calls = 0;
+      w.atc.beforeAnswer = async (path) => {
+        if (!path.endsWith(w.runningPath)) return;
+        calls += 1;
+        if (calls === 1) await w.other.commit({ write: { "notes.txt": "unrelated\n" } }, "an unrelated commit");
+        else w.atc.setStatus(w.runningId, "failed");
+      };
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s", "--only", "aws/env-2", "--only", "aws/env-3"], w.env);
+      ok(r, "clean");
+      assert.equal(json(r).attempts, 3, r.stderr);
+      assert.deepEqual(released(r), ["aws/env-2", "aws/env-3"]);
+      const warnings = (json(r) as unknown as { warnings: Array<{ code: string; message: string }> }).warnings;
+      assert.deepEqual(warnings.filter((x) => x.code === "only-not-claimed"), [], "both were claimed when the run began");
+      assert.deepEqual(await movedByPoolBoy(w.repo), ["aws/claimed/env-2", "aws/claimed/env-3"]);
+    }));
+
   test("a hold file is honoured in the round after this run's own early push (the answers found more)", () =>
     withWorld(async (w) => {
       // env-3's build fails while clean waits on its answer; a hold on env-1 lands meanwhile.
