@@ -190,6 +190,46 @@ describe("clean's second round applies the operator controls as the first", () =
       assert.deepEqual(await movedByPoolBoy(w.repo), ["aws/claimed/env-2", "aws/claimed/env-3"]);
     }));
 
+  test("three rounds release a whole pool: the last commit keeps claimed/ (.gitkeep); released, commits and counts add up", () =>
+    withWorld(async (w) => {
+      await w.other.commit({ remove: ["aws/claimed/.gitkeep"] }, "no .gitkeep in claimed/");
+      let calls = 0;
+      w.atc.beforeAnswer = async (path) => {
+        if (!path.endsWith(w.runningPath)) return;
+        calls += 1;
+        if (calls === 1) await w.other.commit({ write: { "notes.txt": "unrelated\n" } }, "an unrelated commit");
+        else w.atc.setStatus(w.runningId, "failed");
+      };
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s"], w.env);
+      const doc = ok(r, "clean");
+      assert.equal(doc.attempts, 3, r.stderr);
+      assert.deepEqual(released(r), ["aws/env-1", "aws/env-2", "aws/env-3"]);
+      const ours = (await log(w.repo.path)).filter((c) => /^unclaiming: /.test(c.message)).reverse();
+      assert.deepEqual(doc.commits, ours.map((c) => c.sha), "every commit pushed is reported, in order");
+      assert.deepEqual(doc.released?.map((m) => (m as { commit?: string }).commit), doc.commits);
+      assert.equal(doc.head, ours[ours.length - 1]!.sha);
+      const last = ours[ours.length - 1]!;
+      assert.ok(last.files.some((f) => f.path === "aws/claimed/.gitkeep"), "the commit that empties claimed/ adds .gitkeep");
+      assert.ok(!ours.slice(0, -1).some((c) => c.files.some((f) => f.path.endsWith(".gitkeep"))));
+      const aws = doc.pools.find((p) => p.pool === "aws");
+      assert.deepEqual([aws?.claimed, aws?.unclaimed], [0, 4]);
+      assert.deepEqual(doc.locks.map((l) => `${l.name}:${l.verdict}/${l.reason}`), ["env-1:release/finished", "env-2:release/finished", "env-3:release/finished"]);
+    }));
+
+  test("clean --dry-run while another writer pushes: one round, nothing written to the branch", () =>
+    withWorld(async (w) => {
+      const before = (await log(w.repo.path, { max: 1 }))[0]!.sha;
+      raceOnce(w, () => w.other.commit({ write: { ".pool-boy/holds/aws/env-2": "by: bob\nreason: debug\nsince: 2026-01-01T00:00:00Z\nuntil: unhold\n" } }, "hold env-2"));
+      const r = await poolBoy(["clean", "--dry-run", "--json", "--verbose", "--api-timeout", "60s"], w.env);
+      const doc = ok(r, "clean --dry-run") as unknown as { attempts: number; plan: { base: string; moves: Array<{ from: string }> }; commits: string[]; released: unknown[] };
+      assert.doesNotMatch(r.stderr, /push refused|judging again/);
+      assert.equal(doc.plan.base, before);
+      assert.deepEqual(doc.plan.moves.map((m) => m.from), ["aws/claimed/env-1", "aws/claimed/env-2"]);
+      assert.deepEqual(doc.released ?? [], []);
+      assert.deepEqual(await movedByPoolBoy(w.repo), []);
+      assert.equal((await log(w.repo.path, { max: 1 }))[0]!.message, "hold env-2", "only the other writer's commit was pushed");
+    }));
+
   test("a hold file is honoured in the round after this run's own early push (the answers found more)", () =>
     withWorld(async (w) => {
       // env-3's build fails while clean waits on its answer; a hold on env-1 lands meanwhile.
