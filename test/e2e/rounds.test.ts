@@ -305,3 +305,32 @@ describe("clean's early release and release-to conflicts", () => {
     }
   });
 });
+
+describe("the claim index with the pools of a config file and --only", () => {
+  test("warm runs over named pools, a config file's pools (*) and --only judge what cold runs judge", () =>
+    withWorld(async (w) => {
+      const cache = `${w.repo.root}/cache`;
+      const view = (r: CliRun) => json(r).locks.map((l) => `${l.pool}/${l.name} ${l.commit} ${l.verdict}/${l.reason}`);
+      const both = async (args: string[], env: Record<string, string>) => {
+        const warm = await poolBoy(["status", "--json", "--verbose", "--cache-dir", cache, ...args], env);
+        const cold = await poolBoy(["status", "--json", ...args], env);
+        ok(warm, `warm status ${args.join(" ")}`);
+        ok(cold, `cold status ${args.join(" ")}`);
+        assert.deepEqual(view(warm), view(cold), `${args.join(" ")}: ${warm.stderr}`);
+        return warm;
+      };
+      // claimed before the index is first written, by a run that reads only aws
+      await w.other.claim("aws-dirty", "env-2", "claim env-2 by hand", new Date(Date.now() - 5 * HOUR));
+      await both([], w.env); // --pools aws:1h (POOL_BOY_POOLS)
+      const noFlags: Record<string, string> = { ...w.env };
+      delete noFlags.POOL_BOY_POOLS;
+      await w.other.commit({ write: { ".pool-boy/config.yaml": "pools:\n  aws: {timeout: 1h}\n  aws-dirty: {timeout: 1h}\n" } }, "settings");
+      const fromFile = await both([], noFlags); // the file names every pool
+      assert.ok(json(fromFile).locks.some((l) => l.pool === "aws-dirty" && l.name === "env-2"));
+      await w.other.claim("aws", "env-4", "claim env-4 by hand", new Date(Date.now() - 5 * HOUR));
+      const only = await both(["--only", "aws-dirty", "--only", "aws/env-4"], noFlags);
+      assert.match(only.stderr, /claim index used: 1 new commit\(s\) read/);
+      assert.deepEqual(view(only).map((l) => l.split(" ")[0]), ["aws/env-4", "aws-dirty/env-2"]);
+      await both(["--pools", "aws:1h"], noFlags); // flags and the file: every pool is scanned still
+    }));
+});
