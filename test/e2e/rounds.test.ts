@@ -230,6 +230,33 @@ describe("clean's second round applies the operator controls as the first", () =
       assert.equal((await log(w.repo.path, { max: 1 }))[0]!.message, "hold env-2", "only the other writer's commit was pushed");
     }));
 
+  test("a round that fails after an earlier round pushed: the releases pushed are reported, not 'nothing was changed'", () =>
+    withWorld(async (w) => {
+      // Round 1 loses the race; round 2 pushes env-1 and env-2 at once (reused answers) and its
+      // answers find env-3's build failed; before round 3 a broken .pool-boy/config.yaml lands.
+      let calls = 0;
+      w.atc.beforeAnswer = async (path) => {
+        if (!path.endsWith(w.runningPath)) return;
+        calls += 1;
+        if (calls === 1) {
+          await w.other.commit({ write: { "notes.txt": "unrelated\n" } }, "an unrelated commit");
+          return;
+        }
+        if (calls > 2) return;
+        for (let i = 0; i < 200 && !/^unclaiming: /.test((await log(w.repo.path, { max: 1 }))[0]!.message); i++) await new Promise((r) => setTimeout(r, 25));
+        await w.other.commit({ write: { ".pool-boy/config.yaml": "pools:\n  aws:\n    timeout: 9x\n" } }, "a broken config");
+        w.atc.setStatus(w.runningId, "failed");
+      };
+      const r = await poolBoy(["clean", "--json", "--verbose", "--api-timeout", "60s"], w.env);
+      assert.deepEqual(await movedByPoolBoy(w.repo), ["aws/claimed/env-1", "aws/claimed/env-2"], r.stderr);
+      assert.doesNotMatch(r.stderr, /nothing was changed/);
+      const doc = ok(r, "clean");
+      assert.deepEqual(released(r), ["aws/env-1", "aws/env-2"]);
+      assert.equal(doc.commits?.length, 2);
+      const warnings = (doc as unknown as { warnings: Array<{ code: string; message: string }> }).warnings;
+      assert.match(warnings.map((x) => `${x.code}: ${x.message}`).join("\n"), /round-failed: .*timeout/);
+    }));
+
   test("a hold file is honoured in the round after this run's own early push (the answers found more)", () =>
     withWorld(async (w) => {
       // env-3's build fails while clean waits on its answer; a hold on env-1 lands meanwhile.
