@@ -120,7 +120,7 @@ function releasedLocks(moves: ReleaseMove[], commits: string[], judged: JudgedLo
 }
 
 /** --only names a pool that is not there, or one not judged: bad input. A lock that is not claimed: said once. */
-function checkOnly(config: Config, snapshot: RepoSnapshot, policies: PoolPolicy[], warnings: RunWarning[]): void {
+function checkOnly(config: Config, snapshot: RepoSnapshot, policies: PoolPolicy[], warnings: RunWarning[], releasedBefore: ReleaseMove[] = []): void {
   const pools = snapshot.pools.map((p) => p.pool);
   for (const o of config.only) {
     const given = `--only ${o.pool}${o.lock ? `/${o.lock}` : ""}`;
@@ -134,7 +134,9 @@ function checkOnly(config: Config, snapshot: RepoSnapshot, policies: PoolPolicy[
         `${given}: pool "${o.pool}" is not among the pools judged (${policies.map((p) => p.pool).join(", ")})`,
         `add it to --pools (or the config file), or use "*:TIMEOUT"`,
       );
-    if (o.lock !== null && !snapshot.locks.some((l) => l.pool === o.pool && l.name === o.lock)) {
+    // (a lock an earlier round of this run released was claimed when the run began)
+    const releasedEarlier = releasedBefore.some((m) => m.pool === o.pool && m.name === o.lock);
+    if (o.lock !== null && !releasedEarlier && !snapshot.locks.some((l) => l.pool === o.pool && l.name === o.lock)) {
       const message = `${given}: the lock is not claimed`;
       if (!warnings.some((w) => w.message === message)) warnings.push({ code: "only-not-claimed", message });
     }
@@ -258,168 +260,186 @@ export async function run(config: Config, deps: RunDeps): Promise<RunResult> {
       indexBase = index.base;
       deps.log(index.base ? `claim index at ${index.base.head.slice(0, 12)}: walking only the commits since` : `${index.problem}: walking the whole history`);
     }
-    for (let attempts = 1; ; attempts += 1) {
-      deps.progress("reading claims…");
-      const t0 = Date.now();
-      let scan: ScanSince | null = null;
-      const synced: SyncedRepo = repo;
-      const view = await viewRepo(repo, config, "pools", async (pools) => {
-        scan = await scanSince(synced, pools, previous?.base ?? indexBase);
-        return scan.snapshot;
-      });
-      const scanned = scan as unknown as ScanSince;
-      const t1 = Date.now();
-      if (previous === null && indexBase !== null) {
-        deps.log(
-          scanned.touched === null
-            ? `the claim index was not used (${scanned.stats.fallback ?? "?"}): the whole history was read`
-            : `claim index used: ${scanned.stats.commitsRead} new commit(s) read`,
-        );
-      }
-      if (repo.cached) {
-        // A failure to write the index costs the next run a full walk, not this run its result.
-        await saveClaimIndex(repo, scanned.snapshot).catch((err: unknown) => deps.log(`the claim index could not be written: ${err instanceof Error ? err.message : String(err)}`));
-      }
-      const snapshot = scanned.snapshot;
-      if (previous !== null) {
-        previous.touched = scanned.touched;
-        deps.log(
-          scanned.touched === null
-            ? `the whole history read again (${scanned.stats.fallback ?? "no usable base"})`
-            : `read ${scanned.stats.commitsRead} new commit(s); ${scanned.touched.size} lock(s) touched since ${previous.base.head.slice(0, 12)}`,
-        );
-      }
-      const policies = view.policies.filter((p) => config.only.length === 0 || config.only.some((o) => o.pool === p.pool));
-      checkOnly(config, snapshot, view.policies, warnings);
-      // After a lost race the releases decided without a new answer (final owners of untouched
-      // locks) are written at once, while the rest is asked, and pushed (below).
-      let early: { plan: ReleasePlan; commits: Promise<string[]> } | null = null;
-      const prepare =
-        config.command === "clean" && previous !== null
-          ? (provisional: JudgedLock[]) => {
-              const plan = planRelease(snapshot.head, snapshot.branch, checkTargets(provisional, snapshot), snapshot.pools);
-              if (plan.moves.length === 0 || repo === null) return;
-              const commits = writeRelease(repo, plan, scanned.tree);
-              commits.catch(() => undefined);
-              early = { plan, commits };
-            }
-          : undefined;
-      const judging = judgeSnapshot(snapshot, policies, api, config, deps, previous, beforeAsking, view.holds, prepare).then((judged) => checkTargets(judged, snapshot));
-      judging.catch(() => undefined);
-      const result = (judged: JudgedLock[], moves: ReleaseMove[], commits: string[]): RunResult => {
-        const allCommits = [...earlier.commits, ...commits];
-        // the locks released by an earlier push of this run are no longer claimed at this head
-        const locks = earlier.locks.length ? [...earlier.locks, ...judged].sort(byPoolAndName) : judged;
-        return {
-          command: config.command,
-          repo: safeUrl(config.repo),
-          branch: snapshot.branch,
-          head: allCommits[allCommits.length - 1] ?? snapshot.head,
-          mode: api ? "api" : "timeout-only",
-          atcVersion: api?.version ?? null,
-          atcUrl: api ? (config.atc?.url ?? null) : null,
-          target: config.target,
-          team: config.team,
-          locks,
-          pools: countsAfter(snapshot, moves, policies),
-          policies,
-          only: config.only.map((o) => (o.lock === null ? o.pool : `${o.pool}/${o.lock}`)),
-          released: releasedLocks([...earlier.moves, ...moves], allCommits, locks),
-          commits: allCommits,
-          attempts,
-          api: api?.stats() ?? null,
-          startedAt,
-          finishedAt: deps.now(),
-          // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
-          warnings: [
-            ...warnings,
-            ...view.warnings.map((message) => ({ code: "config-pool-missing", message })),
-            ...(facts ? noAccessWarnings(facts, judged).map((message) => ({ code: "no-access", message })) : []),
-          ],
+    /** the result so far, once a round of this run pushed and another round follows */
+    let done: RunResult | null = null;
+    try {
+      for (let attempts = 1; ; attempts += 1) {
+        deps.progress("reading claims…");
+        const t0 = Date.now();
+        let scan: ScanSince | null = null;
+        const synced: SyncedRepo = repo;
+        const view = await viewRepo(repo, config, "pools", async (pools) => {
+          scan = await scanSince(synced, pools, previous?.base ?? indexBase);
+          return scan.snapshot;
+        });
+        const scanned = scan as unknown as ScanSince;
+        const t1 = Date.now();
+        if (previous === null && indexBase !== null) {
+          deps.log(
+            scanned.touched === null
+              ? `the claim index was not used (${scanned.stats.fallback ?? "?"}): the whole history was read`
+              : `claim index used: ${scanned.stats.commitsRead} new commit(s) read`,
+          );
+        }
+        if (repo.cached) {
+          // A failure to write the index costs the next run a full walk, not this run its result.
+          await saveClaimIndex(repo, scanned.snapshot).catch((err: unknown) => deps.log(`the claim index could not be written: ${err instanceof Error ? err.message : String(err)}`));
+        }
+        const snapshot = scanned.snapshot;
+        if (previous !== null) {
+          previous.touched = scanned.touched;
+          deps.log(
+            scanned.touched === null
+              ? `the whole history read again (${scanned.stats.fallback ?? "no usable base"})`
+              : `read ${scanned.stats.commitsRead} new commit(s); ${scanned.touched.size} lock(s) touched since ${previous.base.head.slice(0, 12)}`,
+          );
+        }
+        const policies = view.policies.filter((p) => config.only.length === 0 || config.only.some((o) => o.pool === p.pool));
+        checkOnly(config, snapshot, view.policies, warnings, earlier.moves);
+        // After a lost race the releases decided without a new answer (final owners of untouched
+        // locks) are written at once, while the rest is asked, and pushed (below).
+        let early: { plan: ReleasePlan; commits: Promise<string[]>; judged: JudgedLock[] } | null = null;
+        const prepare =
+          config.command === "clean" && previous !== null
+            ? (provisional: JudgedLock[]) => {
+                const checked = checkTargets(provisional, snapshot);
+                const plan = planRelease(snapshot.head, snapshot.branch, checked, snapshot.pools);
+                if (plan.moves.length === 0 || repo === null) return;
+                const commits = writeRelease(repo, plan, scanned.tree);
+                commits.catch(() => undefined);
+                early = { plan, commits, judged: checked };
+              }
+            : undefined;
+        const judging = judgeSnapshot(snapshot, policies, api, config, deps, previous, beforeAsking, view.holds, prepare).then((judged) => checkTargets(judged, snapshot));
+        judging.catch(() => undefined);
+        const result = (judged: JudgedLock[], moves: ReleaseMove[], commits: string[]): RunResult => {
+          const allCommits = [...earlier.commits, ...commits];
+          // the locks released by an earlier push of this run are no longer claimed at this head
+          const locks = earlier.locks.length ? [...earlier.locks, ...judged].sort(byPoolAndName) : judged;
+          return {
+            command: config.command,
+            repo: safeUrl(config.repo),
+            branch: snapshot.branch,
+            head: allCommits[allCommits.length - 1] ?? snapshot.head,
+            mode: api ? "api" : "timeout-only",
+            atcVersion: api?.version ?? null,
+            atcUrl: api ? (config.atc?.url ?? null) : null,
+            target: config.target,
+            team: config.team,
+            locks,
+            pools: countsAfter(snapshot, moves, policies),
+            policies,
+            only: config.only.map((o) => (o.lock === null ? o.pool : `${o.pool}/${o.lock}`)),
+            released: releasedLocks([...earlier.moves, ...moves], allCommits, locks),
+            commits: allCommits,
+            attempts,
+            api: api?.stats() ?? null,
+            startedAt,
+            finishedAt: deps.now(),
+            // once per team whose builds may not be read: what to fix (the run then ends with exit 5)
+            warnings: [
+              ...warnings,
+              ...view.warnings.map((message) => ({ code: "config-pool-missing", message })),
+              ...(facts ? noAccessWarnings(facts, judged).map((message) => ({ code: "no-access", message })) : []),
+            ],
+          };
         };
-      };
-      if (config.command === "status") {
-        const judged = await judging;
-        deps.judged?.(result(judged, [], []));
-        return result(judged, [], []);
-      }
-      if (config.dryRun) {
-        // clean --dry-run: the commits clean would push, with their messages; nothing is pushed
-        const judged = await judging;
-        deps.judged?.(result(judged, [], []));
-        return { ...result(judged, [], []), dryRun: true, plan: planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools) };
-      }
-
-      let judged: JudgedLock[];
-      let outcome: ApplyOutcome;
-      let plan: ReleasePlan;
-      let more = false;
-      const decided = early as { plan: ReleasePlan; commits: Promise<string[]> } | null;
-      if (decided !== null) {
-        // Releases decided without a new answer (final owners of untouched locks) are pushed at
-        // once; the answers being awaited can only keep locks or find more to release, which the
-        // next round (on the head this push makes) then does.
-        deps.progress(`releasing ${decided.plan.moves.length} lock${decided.plan.moves.length === 1 ? "" : "s"}…`);
-        plan = decided.plan;
-        outcome = await pushRelease(repo, plan, await decided.commits);
-        judged = await judging;
-        deps.judged?.(result(judged, [], []));
-        const releasing = new Set(plan.moves.map((m) => m.from));
-        more = outcome.pushed && planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools).moves.some((m) => !releasing.has(m.from));
-      } else {
-        judged = await judging;
-        deps.judged?.(result(judged, [], []));
-        plan = planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools);
-        if (plan.moves.length === 0) return result(judged, [], []);
-        deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
-        outcome = await applyRelease(repo, plan, scanned.tree);
-      }
-      const t2 = Date.now();
-      deps.log(`round ${attempts}: fetch ${fetchMs} ms, scan ${t1 - t0} ms, judge, write and push ${t2 - t1} ms`);
-      if (outcome.pushed) {
-        deps.log(`pushed ${outcome.commits.length} commit(s) to ${snapshot.branch}`);
-        // (another run that wrote the same first commits pushed those: they are not this run's)
-        const mine = plan.moves.slice(outcome.from);
-        if (!more) return result(judged, mine, outcome.commits);
-        // The answers found more to release: one more round, on the head just pushed.
-        const releasing = new Set(mine.map((m) => m.from));
-        earlier.locks.push(...judged.filter((j) => releasing.has(j.lock.path)));
-        earlier.moves.push(...mine);
-        earlier.commits.push(...outcome.commits);
-        deps.log("the answers found more locks to release: one more round");
-      } else {
-        if (outcome.reason === "nothing-to-do") return result(judged, [], []);
-        // Someone pushed meanwhile. The decision was made on an old view: fetch, judge again what changed.
-        deps.log(`push refused (${outcome.detail}); attempt ${attempts} of ${config.maxAttempts}`);
-        // Another run pushed this very release: what this run set out to do is done, and the next
-        // round (which finds nothing left to release) is not one more lost race.
-        if (!outcome.alreadyThere) refused++;
-        if (refused >= config.maxAttempts && earlier.moves.length > 0) {
-          // An earlier round of this run did release locks: that is the result; the rest waits for the next run.
-          warnings.push({ code: "push-refused", message: `${plan.moves.length} more lock(s) could not be released: the push was refused ${refused} times (others keep pushing); the next run will` });
+        if (config.command === "status") {
+          const judged = await judging;
+          deps.judged?.(result(judged, [], []));
           return result(judged, [], []);
         }
-        if (refused >= config.maxAttempts)
-          throw new PoolBoyError(
-            "git",
-            `the push to ${snapshot.branch} was refused ${refused} times: others keep pushing to the pool repository`,
-            "nothing was released; run again later or raise --max-attempts",
-          );
+        if (config.dryRun) {
+          // clean --dry-run: the commits clean would push, with their messages; nothing is pushed
+          const judged = await judging;
+          deps.judged?.(result(judged, [], []));
+          return { ...result(judged, [], []), dryRun: true, plan: planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools) };
+        }
+
+        let judged: JudgedLock[];
+        let outcome: ApplyOutcome;
+        let plan: ReleasePlan;
+        let more = false;
+        const decided = early as { plan: ReleasePlan; commits: Promise<string[]>; judged: JudgedLock[] } | null;
+        if (decided !== null) {
+          // Releases decided without a new answer (final owners of untouched locks) are pushed at
+          // once; the answers being awaited can only keep locks or find more to release, which the
+          // next round (on the head this push makes) then does.
+          deps.progress(`releasing ${decided.plan.moves.length} lock${decided.plan.moves.length === 1 ? "" : "s"}…`);
+          plan = decided.plan;
+          outcome = await pushRelease(repo, plan, await decided.commits);
+          const releasing = new Set(plan.moves.map((m) => m.from));
+          // A lock the early plan moves keeps the verdict that moved it: the answers' judgement may
+          // give its release-to name to another lock first (checkTargets' order), which the next
+          // round then finds taken.
+          const movedEarly = new Map(decided.judged.filter((j) => releasing.has(j.lock.path)).map((j) => [j.lock.path, j]));
+          judged = (await judging).map((j) => (outcome.pushed ? (movedEarly.get(j.lock.path) ?? j) : j));
+          deps.judged?.(result(judged, [], []));
+          more = outcome.pushed && planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools).moves.some((m) => !releasing.has(m.from));
+        } else {
+          judged = await judging;
+          deps.judged?.(result(judged, [], []));
+          plan = planRelease(snapshot.head, snapshot.branch, judged, snapshot.pools);
+          if (plan.moves.length === 0) return result(judged, [], []);
+          deps.progress(`releasing ${plan.moves.length} lock${plan.moves.length === 1 ? "" : "s"}…`);
+          outcome = await applyRelease(repo, plan, scanned.tree);
+        }
+        const t2 = Date.now();
+        deps.log(`round ${attempts}: fetch ${fetchMs} ms, scan ${t1 - t0} ms, judge, write and push ${t2 - t1} ms`);
+        if (outcome.pushed) {
+          deps.log(`pushed ${outcome.commits.length} commit(s) to ${snapshot.branch}`);
+          // (another run that wrote the same first commits pushed those: they are not this run's)
+          const mine = plan.moves.slice(outcome.from);
+          if (!more) return result(judged, mine, outcome.commits);
+          // The answers found more to release: one more round, on the head just pushed.
+          done = result(judged, mine, outcome.commits);
+          const releasing = new Set(mine.map((m) => m.from));
+          earlier.locks.push(...judged.filter((j) => releasing.has(j.lock.path)));
+          earlier.moves.push(...mine);
+          earlier.commits.push(...outcome.commits);
+          deps.log("the answers found more locks to release: one more round");
+        } else {
+          if (outcome.reason === "nothing-to-do") return result(judged, [], []);
+          // Someone pushed meanwhile. The decision was made on an old view: fetch, judge again what changed.
+          deps.log(`push refused (${outcome.detail}); attempt ${attempts} of ${config.maxAttempts}`);
+          // Another run pushed this very release: what this run set out to do is done, and the next
+          // round (which finds nothing left to release) is not one more lost race.
+          if (!outcome.alreadyThere) refused++;
+          if (refused >= config.maxAttempts && earlier.moves.length > 0) {
+            // An earlier round of this run did release locks: that is the result; the rest waits for the next run.
+            warnings.push({ code: "push-refused", message: `${plan.moves.length} more lock(s) could not be released: the push was refused ${refused} times (others keep pushing); the next run will` });
+            return result(judged, [], []);
+          }
+          if (refused >= config.maxAttempts)
+            throw new PoolBoyError(
+              "git",
+              `the push to ${snapshot.branch} was refused ${refused} times: others keep pushing to the pool repository`,
+              "nothing was released; run again later or raise --max-attempts",
+            );
+        }
+        // The next round judges the new head, reusing only what a final state or an untouched lock allows.
+        api?.forget();
+        previous = {
+          base: baseOf(snapshot),
+          judged: new Map(judged.map((j) => [j.lock.path, j])),
+          touched: null,
+          early: outcome.pushed ? new Map() : askEarly(api, judged),
+          fresh: outcome.pushed,
+        };
+        const wait = outcome.pushed ? 0 : backoffMs(refused, (deps.random ?? Math.random)());
+        if (wait > 0) await (deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(wait);
+        const tf = Date.now();
+        await refresh(repo);
+        fetchMs = Date.now() - tf;
       }
-      // The next round judges the new head, reusing only what a final state or an untouched lock allows.
-      api?.forget();
-      previous = {
-        base: baseOf(snapshot),
-        judged: new Map(judged.map((j) => [j.lock.path, j])),
-        touched: null,
-        early: outcome.pushed ? new Map() : askEarly(api, judged),
-        fresh: outcome.pushed,
-      };
-      const wait = outcome.pushed ? 0 : backoffMs(refused, (deps.random ?? Math.random)());
-      if (wait > 0) await (deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(wait);
-      const tf = Date.now();
-      await refresh(repo);
-      fetchMs = Date.now() - tf;
+    } catch (err) {
+      // A later round failed (git, Concourse, a config file broken meanwhile) after an earlier one
+      // pushed: those releases are done and are the result; the rest waits for the next run.
+      if (done === null || !(err instanceof PoolBoyError)) throw err;
+      const why = err.message;
+      deps.log(`a later round failed: ${why}`);
+      const failed: RunWarning = { code: "round-failed", message: `after ${done.released.length} lock(s) were released, the next round failed: ${why}; the next run judges the rest` };
+      return { ...done, finishedAt: deps.now(), warnings: [...done.warnings, failed] };
     }
   } finally {
     await api?.close().catch(() => undefined);
