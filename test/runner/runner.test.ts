@@ -98,9 +98,11 @@ before(async () => {
 test("never runs", () => {});
 `,
     );
-    const run = await runner([file], { PATH: bare, HOME: home }, 60_000);
+    // The open server keeps the file's process alive: the time limit ends it, failed.
+    const run = await runner(["--timeout", "5", file], { PATH: bare, HOME: home }, 60_000);
     assert.equal(run.code, 1, run.output);
     assert.match(run.output, /the second server did not start/);
+    assert.ok(run.ms < 40_000, `ended after ${run.ms} ms`);
   });
 
   test("a test that never ends fails at the time limit", async () => {
